@@ -1,5 +1,5 @@
 # buzz relay (Go): one workspace, three modules.
-MODULES := proto relay statsd-sidecar
+MODULES := proto relay statsd-sidecar deploy
 BIN     := bin
 GO      ?= go
 # Integration tests read these; the defaults match the CI machines.
@@ -28,11 +28,16 @@ lint:
 	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
 	@for m in $(MODULES); do (cd $$m && $(GO) vet ./...) || exit 1; done
 
+# buf compiles the schema itself; the two Go generators run through `go tool`
+# (pinned by proto/go.mod's tool directives), so no protoc and no remote plugins.
+BUF := $(GO) run github.com/bufbuild/buf/cmd/buf@v1.75.0
 proto:
-	cd proto && $(GO) run github.com/bufbuild/buf/cmd/buf generate
+	cd proto && $(BUF) lint && $(BUF) generate
+proto-check:
+	cd proto && $(BUF) lint && $(GO) test -count=1 ./...
 
 deploy-check:
-	cd relay && $(GO) test -count=1 ./internal/deploycheck/...
+	cd deploy && $(GO) test -count=1 -timeout 12m ./...
 
 bench:
 	@for m in relay statsd-sidecar; do (cd $$m && $(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./...) || exit 1; done

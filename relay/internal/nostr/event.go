@@ -36,7 +36,7 @@ var (
 // Serialize returns the NIP-01 canonical form
 // [0,<pubkey>,<created_at>,<kind>,<tags>,<content>] whose sha256 is the id.
 func (e *Event) Serialize() []byte {
-	b := make([]byte, 0, 100+len(e.Content)+64*len(e.Tags))
+	b := make([]byte, 0, 48+len(e.PubKey)+e.stringsSize())
 	b = append(b, `[0,"`...)
 	b = append(b, e.PubKey...)
 	b = append(b, `",`...)
@@ -198,8 +198,14 @@ func appendTags(b []byte, tags [][]string) []byte {
 // else (including non-ASCII and '/') written as the raw UTF-8 bytes.
 func AppendString(b []byte, s string) []byte {
 	b = append(b, '"')
+	start := 0 // bytes s[start:i] need no escaping and are copied in one go
 	for i := 0; i < len(s); i++ {
 		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
+		}
+		b = append(b, s[start:i]...)
+		start = i + 1
 		switch c {
 		case '"':
 			b = append(b, '\\', '"')
@@ -216,15 +222,26 @@ func AppendString(b []byte, s string) []byte {
 		case '\f':
 			b = append(b, '\\', 'f')
 		default:
-			if c < 0x20 {
-				const hexdig = "0123456789abcdef"
-				b = append(b, '\\', 'u', '0', '0', hexdig[c>>4], hexdig[c&0xf])
-			} else {
-				b = append(b, c)
-			}
+			const hexdig = "0123456789abcdef"
+			b = append(b, '\\', 'u', '0', '0', hexdig[c>>4], hexdig[c&0xf])
 		}
 	}
+	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// stringsSize is the unescaped size of the content and tags plus their
+// quotes and separators: a close capacity hint, so that encoding an event
+// allocates once unless it has many characters to escape.
+func (e *Event) stringsSize() int {
+	n := len(e.Content) + 2 + 2
+	for _, t := range e.Tags {
+		n += 3
+		for _, v := range t {
+			n += len(v) + 3
+		}
+	}
+	return n + len(e.Content)/16
 }
 
 // validUTF8 reports whether every string of the event is valid UTF-8; the

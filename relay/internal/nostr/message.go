@@ -72,16 +72,17 @@ func ParseMessage(data []byte) (Message, error) {
 		return nil, invalidf("message is not valid UTF-8")
 	}
 	var parts []json.RawMessage
-	if err := json.Unmarshal(data, &parts); err != nil {
+	if err := json.Unmarshal(data, &parts); err != nil || parts == nil {
 		return nil, invalidf("message is not a JSON array")
 	}
 	if len(parts) == 0 {
 		return nil, invalidf("empty message")
 	}
-	var typ string
-	if err := json.Unmarshal(parts[0], &typ); err != nil {
+	var typp *string
+	if err := json.Unmarshal(parts[0], &typp); err != nil || typp == nil {
 		return nil, invalidf("message type must be a string")
 	}
+	typ := *typp
 	switch typ {
 	case "EVENT":
 		if len(parts) != 2 {
@@ -146,86 +147,25 @@ func truncate(s string, n int) string {
 }
 
 func parseSubID(raw json.RawMessage) (string, error) {
-	var id string
-	if err := json.Unmarshal(raw, &id); err != nil {
+	var p *string
+	if err := json.Unmarshal(raw, &p); err != nil || p == nil {
 		return "", invalidf("subscription id must be a string")
 	}
+	id := *p
 	if len(id) == 0 || len(id) > MaxSubIDLength {
 		return "", invalidf("subscription id must be 1 to %d bytes", MaxSubIDLength)
 	}
 	return id, nil
 }
 
-// rawEvent mirrors Event with json.RawMessage numbers so that ParseEvent can
-// reject floats and out-of-range integers instead of truncating them.
-type rawEvent struct {
-	ID        *string         `json:"id"`
-	PubKey    *string         `json:"pubkey"`
-	CreatedAt json.RawMessage `json:"created_at"`
-	Kind      json.RawMessage `json:"kind"`
-	Tags      *[][]string     `json:"tags"`
-	Content   *string         `json:"content"`
-	Sig       *string         `json:"sig"`
-}
-
-// ParseEvent decodes an event object strictly: every field present with its
-// JSON type, no unknown fields, integers in range, hex fields well formed.
-// It does not check the id or signature (see Event.Check).
-func ParseEvent(data []byte) (*Event, error) {
-	var r rawEvent
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&r); err != nil {
-		return nil, invalidf("malformed event: %s", describeJSONError(err))
-	}
-	if dec.More() {
-		return nil, invalidf("malformed event: trailing data")
-	}
-	if r.ID == nil || r.PubKey == nil || r.CreatedAt == nil || r.Kind == nil || r.Tags == nil || r.Content == nil || r.Sig == nil {
-		return nil, invalidf("malformed event: missing field")
-	}
-	createdAt, err := parseInt(r.CreatedAt, 0, math.MaxInt64)
-	if err != nil {
-		return nil, invalidf("malformed event: created_at %s", err)
-	}
-	kind, err := parseInt(r.Kind, 0, 65535)
-	if err != nil {
-		return nil, invalidf("malformed event: kind %s", err)
-	}
-	ev := &Event{ID: *r.ID, PubKey: *r.PubKey, CreatedAt: createdAt, Kind: int(kind), Tags: *r.Tags, Content: *r.Content, Sig: *r.Sig}
-	if !IsHex(ev.ID, 64) {
-		return nil, invalidf("malformed event: id must be 64 lowercase hex characters")
-	}
-	if !IsHex(ev.PubKey, 64) {
-		return nil, invalidf("malformed event: pubkey must be 64 lowercase hex characters")
-	}
-	if !IsHex(ev.Sig, 128) {
-		return nil, invalidf("malformed event: sig must be 128 lowercase hex characters")
-	}
-	for _, t := range ev.Tags {
-		if len(t) == 0 {
-			return nil, invalidf("malformed event: empty tag")
-		}
-	}
-	if !ev.validUTF8() {
-		return nil, invalidf("malformed event: invalid UTF-8")
-	}
-	return ev, nil
-}
-
-func describeJSONError(err error) string {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		return "field " + te.Field + " has the wrong type"
-	}
-	s := err.Error()
-	return truncate(s, 80)
-}
-
 // parseInt accepts a JSON integer literal in [min, max]; floats, exponents,
 // strings and out-of-range numbers are errors.
 func parseInt(raw json.RawMessage, min, max int64) (int64, error) {
-	s := string(bytes.TrimSpace(raw))
+	return parseIntLiteral(string(bytes.TrimSpace(raw)), min, max)
+}
+
+// parseIntLiteral is parseInt on the literal's text.
+func parseIntLiteral(s string, min, max int64) (int64, error) {
 	if s == "" || s == "null" {
 		return 0, errors.New("is missing")
 	}
@@ -241,6 +181,9 @@ func parseInt(raw json.RawMessage, min, max int64) (int64, error) {
 
 // ParseFilter decodes one filter object strictly.
 func ParseFilter(data []byte) (Filter, error) {
+	if !utf8.Valid(data) {
+		return Filter{}, invalidf("filter is not valid UTF-8")
+	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(data, &fields); err != nil || fields == nil {
 		return Filter{}, invalidf("filter must be a JSON object")
@@ -249,8 +192,8 @@ func ParseFilter(data []byte) (Filter, error) {
 	for key, raw := range fields {
 		switch {
 		case key == "ids" || key == "authors":
-			var vals []string
-			if err := json.Unmarshal(raw, &vals); err != nil || vals == nil {
+			vals, ok := stringArray(raw)
+			if !ok {
 				return Filter{}, invalidf("filter %s must be an array of strings", key)
 			}
 			for _, v := range vals {
@@ -294,8 +237,8 @@ func ParseFilter(data []byte) (Filter, error) {
 			l := int(min(n, math.MaxInt32))
 			f.Limit = &l
 		case len(key) >= 2 && key[0] == '#':
-			var vals []string
-			if err := json.Unmarshal(raw, &vals); err != nil || vals == nil {
+			vals, ok := stringArray(raw)
+			if !ok {
 				return Filter{}, invalidf("filter %s must be an array of strings", truncate(key, 32))
 			}
 			if f.Tags == nil {
@@ -307,4 +250,21 @@ func ParseFilter(data []byte) (Filter, error) {
 		}
 	}
 	return f, nil
+}
+
+// stringArray decodes a JSON array of strings. Null, for the array or any
+// element, is refused: encoding/json would silently read it as nil or "".
+func stringArray(raw json.RawMessage) ([]string, bool) {
+	var ptrs []*string
+	if err := json.Unmarshal(raw, &ptrs); err != nil || ptrs == nil {
+		return nil, false
+	}
+	vals := make([]string, len(ptrs))
+	for i, p := range ptrs {
+		if p == nil {
+			return nil, false
+		}
+		vals[i] = *p
+	}
+	return vals, true
 }

@@ -7,7 +7,7 @@ import "strconv"
 
 // EventFrame returns ["EVENT",<sub id>,<event>].
 func EventFrame(subID string, e *Event) []byte {
-	b := make([]byte, 0, 256+len(e.Content))
+	b := make([]byte, 0, 400+len(subID)+e.stringsSize())
 	b = append(b, `["EVENT",`...)
 	b = AppendString(b, subID)
 	b = append(b, ',')

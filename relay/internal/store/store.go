@@ -28,6 +28,10 @@ var (
 	ErrChannelExists = errors.New("channel already exists")
 	// ErrNotFound: the named record does not exist.
 	ErrNotFound = errors.New("not found")
+	// ErrUncountable: Count was given a filter with a tag constraint that
+	// is not single-letter, which the store cannot count directly; the
+	// caller falls back to scanning candidates (spec §8).
+	ErrUncountable = errors.New("filter cannot be counted by the store")
 )
 
 // Visibility of a channel.

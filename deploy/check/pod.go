@@ -1,0 +1,567 @@
+package check
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+// pod gathers what the checks need from the one Deployment.
+type pod struct {
+	d                *appsv1.Deployment
+	relay, sidecar   *corev1.Container
+	relayEnv, carEnv map[string]EnvVar
+}
+
+// CheckManifests reports every way the manifests break the deployment's
+// invariants: the pod's two containers and their images, environment,
+// ports, probes, shutdown timing, resources and security; the scrape
+// annotations; the Service, the disruption budget and the kustomization's
+// image pins.
+func CheckManifests(m *Manifests, e Expect) []error {
+	d, err := m.Deployment()
+	if err != nil {
+		return []error{err}
+	}
+	var errs []error
+	fail := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+
+	spec := &d.Spec.Template.Spec
+	if len(spec.Containers) != 2 {
+		fail("pod: want exactly 2 containers (%s, %s), found %d", e.Relay.Container, e.Sidecar.Container, len(spec.Containers))
+	}
+	if len(spec.InitContainers) > 0 {
+		fail("pod: unexpected init containers")
+	}
+	p := pod{d: d, relay: Container(d, e.Relay.Container), sidecar: Container(d, e.Sidecar.Container)}
+	if p.relay == nil || p.sidecar == nil {
+		fail("pod: containers must be named %q and %q", e.Relay.Container, e.Sidecar.Container)
+		return errs
+	}
+	var envErrs []error
+	p.relayEnv, envErrs = ContainerEnv(m, p.relay)
+	errs = append(errs, envErrs...)
+	p.carEnv, envErrs = ContainerEnv(m, p.sidecar)
+	errs = append(errs, envErrs...)
+
+	errs = append(errs, checkImages(m, p, e)...)
+	errs = append(errs, checkVariables(p.relay.Name, p.relayEnv, e.Relay)...)
+	errs = append(errs, checkVariables(p.sidecar.Name, p.carEnv, e.Sidecar)...)
+	errs = append(errs, checkSecrets(m, p)...)
+	errs = append(errs, checkPorts(p)...)
+	errs = append(errs, checkProbes(p.relay, e.Relay)...)
+	errs = append(errs, checkProbes(p.sidecar, e.Sidecar)...)
+	errs = append(errs, checkShutdown(p)...)
+	errs = append(errs, checkResources(p.relay)...)
+	errs = append(errs, checkResources(p.sidecar)...)
+	errs = append(errs, checkSecurity(spec, p.relay)...)
+	errs = append(errs, checkSecurity(spec, p.sidecar)...)
+	errs = append(errs, checkWritable(p)...)
+	errs = append(errs, checkScrape(p)...)
+	errs = append(errs, checkSelectors(m, d)...)
+	errs = append(errs, checkService(m, p)...)
+	return errs
+}
+
+func checkImages(m *Manifests, p pod, e Expect) []error {
+	var errs []error
+	pins := map[string]KustomizeImage{}
+	for k, v := range m.Images {
+		pins[k] = v
+	}
+	repos := map[string]string{}
+	for _, c := range []struct {
+		c    *corev1.Container
+		want string
+	}{{p.relay, e.Relay.Image}, {p.sidecar, e.Sidecar.Image}} {
+		repo, tag := splitImage(c.c.Image)
+		if repo != c.want {
+			errs = append(errs, fmt.Errorf("container %s: image %q, want repository %q", c.c.Name, c.c.Image, c.want))
+		}
+		if tag == "" || tag == "latest" {
+			errs = append(errs, fmt.Errorf("container %s: image %q needs a pinned tag", c.c.Name, c.c.Image))
+		}
+		if other, dup := repos[repo]; dup {
+			errs = append(errs, fmt.Errorf("containers %s and %s share image %q; each needs its own so they upgrade apart", other, c.c.Name, repo))
+		}
+		repos[repo] = c.c.Name
+		pin, ok := pins[repo]
+		switch {
+		case !ok:
+			errs = append(errs, fmt.Errorf("kustomization: no images entry for %q", repo))
+		case pin.NewName != "":
+			errs = append(errs, fmt.Errorf("kustomization: images entry %q renames the image", repo))
+		case pin.NewTag != tag:
+			errs = append(errs, fmt.Errorf("kustomization: %q pinned to tag %q but the container says %q", repo, pin.NewTag, tag))
+		}
+		delete(pins, repo)
+	}
+	for _, name := range sortedKeys(pins) {
+		errs = append(errs, fmt.Errorf("kustomization: images entry %q matches no container", name))
+	}
+	return errs
+}
+
+// checkVariables fails on every variable a container gets that its binary
+// does not read.
+func checkVariables(container string, env map[string]EnvVar, b Binary) []error {
+	if len(b.Vars) == 0 {
+		return []error{fmt.Errorf("%s: no variable list for binary %s", container, b.Name)}
+	}
+	var errs []error
+	for _, n := range sortedKeys(env) {
+		if !b.Vars[n] {
+			errs = append(errs, fmt.Errorf("container %s sets %s, which %s does not read", container, n, b.Name))
+		}
+	}
+	return errs
+}
+
+func checkSecrets(m *Manifests, p pod) []error {
+	var errs []error
+	replicas := int32(1)
+	if p.d.Spec.Replicas != nil {
+		replicas = *p.d.Spec.Replicas
+	}
+	for _, n := range SecretVars {
+		v, ok := p.relayEnv[n]
+		switch {
+		case !ok:
+			errs = append(errs, fmt.Errorf("container %s: %s is not set (from a Secret)", p.relay.Name, n))
+		case v.Secret == nil:
+			errs = append(errs, fmt.Errorf("container %s: %s must come from a Secret, not a literal or ConfigMap", p.relay.Name, n))
+		case n == VarRedisURL && replicas > 1 && v.Secret.Optional != nil && *v.Secret.Optional:
+			errs = append(errs, fmt.Errorf("%d replicas need REDIS_URL for cross-node fan-out; it must not be optional", replicas))
+		}
+	}
+	for _, cm := range m.ConfigMaps {
+		for _, n := range SecretVars {
+			if _, ok := cm.Data[n]; ok {
+				errs = append(errs, fmt.Errorf("ConfigMap %s holds secret %s", cm.Name, n))
+			}
+		}
+	}
+	return errs
+}
+
+// containerPorts maps a container's port names and numbers to numbers.
+func containerPorts(c *corev1.Container) map[string]int32 {
+	ports := map[string]int32{}
+	for _, p := range c.Ports {
+		ports[strconv.Itoa(int(p.ContainerPort))] = p.ContainerPort
+		if p.Name != "" {
+			ports[p.Name] = p.ContainerPort
+		}
+	}
+	return ports
+}
+
+func resolvePort(c *corev1.Container, p intstr.IntOrString) (int32, bool) {
+	n, ok := containerPorts(c)[p.String()]
+	return n, ok
+}
+
+func hasPort(c *corev1.Container, n int) bool {
+	for _, p := range c.Ports {
+		if int(p.ContainerPort) == n {
+			return true
+		}
+	}
+	return false
+}
+
+func checkPorts(p pod) []error {
+	var errs []error
+	fail := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	for _, c := range []*corev1.Container{p.relay, p.sidecar} {
+		for _, cp := range c.Ports {
+			if cp.Name == "" {
+				fail("container %s: port %d has no name", c.Name, cp.ContainerPort)
+			}
+		}
+	}
+	want := func(c *corev1.Container, env map[string]EnvVar, name string, fromAddr bool) int {
+		v, ok := env[name]
+		if !ok || !v.Known {
+			fail("container %s: %s must be set explicitly", c.Name, name)
+			return 0
+		}
+		var n int
+		var err error
+		if fromAddr {
+			n, err = addrPort(v.Value)
+		} else {
+			n, err = strconv.Atoi(v.Value)
+		}
+		if err != nil {
+			fail("container %s: %s=%q: %v", c.Name, name, v.Value, err)
+			return 0
+		}
+		if !hasPort(c, n) {
+			fail("container %s: %s=%q but the container declares no port %d", c.Name, name, v.Value, n)
+		}
+		return n
+	}
+	want(p.relay, p.relayEnv, VarBindAddr, true)
+	want(p.relay, p.relayEnv, VarHealthPort, false)
+	metrics := want(p.sidecar, p.carEnv, VarMetricsPort, false)
+	if metrics != 0 && hasPort(p.relay, metrics) {
+		fail("port %d belongs to the sidecar only; the relay declares it", metrics)
+	}
+	for _, rp := range p.relay.Ports {
+		if hasPort(p.sidecar, int(rp.ContainerPort)) {
+			fail("port %d declared by both containers", rp.ContainerPort)
+		}
+	}
+	// The stream: the relay listens where the sidecar dials, inside the pod.
+	ra, ok1 := p.relayEnv[VarMetricsGRPC]
+	sa, ok2 := p.carEnv[VarRelayMetrics]
+	switch {
+	case !ok1 || !ok2 || !ra.Known || !sa.Known:
+		fail("%s (relay) and %s (sidecar) must both be set", VarMetricsGRPC, VarRelayMetrics)
+	case ra.Value != sa.Value:
+		fail("relay streams metrics on %s=%q but the sidecar dials %s=%q", VarMetricsGRPC, ra.Value, VarRelayMetrics, sa.Value)
+	case !isLoopback(ra.Value):
+		fail("%s=%q leaves the pod; use loopback or a unix:// socket", VarMetricsGRPC, ra.Value)
+	case strings.HasPrefix(ra.Value, "unix://"):
+		sock := strings.TrimPrefix(ra.Value, "unix://")
+		if !sharedMount(p, sock) {
+			fail("socket %s is not on an emptyDir volume mounted by both containers", sock)
+		}
+	default:
+		if n, err := addrPort(ra.Value); err == nil && (hasPort(p.relay, n) || hasPort(p.sidecar, n)) {
+			fail("metrics stream port %d must not be declared as a container port", n)
+		}
+	}
+	return errs
+}
+
+func sharedMount(p pod, file string) bool {
+	for _, v := range p.d.Spec.Template.Spec.Volumes {
+		if v.EmptyDir == nil {
+			continue
+		}
+		if mountHolds(p.relay, v.Name, file) && mountHolds(p.sidecar, v.Name, file) {
+			return true
+		}
+	}
+	return false
+}
+
+// mountHolds says whether file lies under the container's mount of volume.
+func mountHolds(c *corev1.Container, volume, file string) bool {
+	for _, vm := range c.VolumeMounts {
+		if vm.Name == volume && under(file, vm.MountPath) {
+			return true
+		}
+	}
+	return false
+}
+
+func under(file, dir string) bool {
+	file, dir = path.Clean(file), path.Clean(dir)
+	return file == dir || strings.HasPrefix(file, strings.TrimSuffix(dir, "/")+"/")
+}
+
+func checkProbes(c *corev1.Container, b Binary) []error {
+	var errs []error
+	probes := map[string]*corev1.Probe{"liveness": c.LivenessProbe, "readiness": c.ReadinessProbe, "startup": c.StartupProbe}
+	for _, kind := range []string{"liveness", "readiness", "startup"} {
+		pr := probes[kind]
+		if pr == nil {
+			if kind != "startup" {
+				errs = append(errs, fmt.Errorf("container %s: no %s probe", c.Name, kind))
+			}
+			continue
+		}
+		if pr.HTTPGet == nil {
+			errs = append(errs, fmt.Errorf("container %s: %s probe must be httpGet on a health endpoint", c.Name, kind))
+			continue
+		}
+		if !slices.Contains(b.Health, pr.HTTPGet.Path) {
+			errs = append(errs, fmt.Errorf("container %s: %s probe path %q is not one of %s's health endpoints %v", c.Name, kind, pr.HTTPGet.Path, b.Name, b.Health))
+		}
+		if _, ok := resolvePort(c, pr.HTTPGet.Port); !ok {
+			errs = append(errs, fmt.Errorf("container %s: %s probe port %q is not a port of the container", c.Name, kind, pr.HTTPGet.Port.String()))
+		}
+	}
+	if c.ReadinessProbe != nil && c.LivenessProbe != nil && c.ReadinessProbe.HTTPGet != nil && c.LivenessProbe.HTTPGet != nil &&
+		c.ReadinessProbe.HTTPGet.Path == c.LivenessProbe.HTTPGet.Path {
+		errs = append(errs, fmt.Errorf("container %s: liveness and readiness use the same path; a draining pod would be killed", c.Name))
+	}
+	return errs
+}
+
+func checkShutdown(p pod) []error {
+	var errs []error
+	drainV, ok := p.relayEnv[VarDrainDelay]
+	drain, err := seconds(drainV, ok, VarDrainDelay)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	deadlineV, ok := p.relayEnv[VarShutdown]
+	deadline, err := seconds(deadlineV, ok, VarShutdown)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	grace := p.d.Spec.Template.Spec.TerminationGracePeriodSeconds
+	switch {
+	case len(errs) > 0:
+	case grace == nil:
+		errs = append(errs, fmt.Errorf("terminationGracePeriodSeconds must be set above %s + %s (%d s)", VarDrainDelay, VarShutdown, drain+deadline))
+	case *grace <= drain+deadline:
+		errs = append(errs, fmt.Errorf("terminationGracePeriodSeconds %d must exceed %s + %s = %d s, or SIGKILL cuts the drain short", *grace, VarDrainDelay, VarShutdown, drain+deadline))
+	}
+	return errs
+}
+
+func checkResources(c *corev1.Container) []error {
+	var errs []error
+	for _, r := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+		req, okReq := c.Resources.Requests[r]
+		lim, okLim := c.Resources.Limits[r]
+		if !okReq || !okLim {
+			errs = append(errs, fmt.Errorf("container %s: %s needs both a request and a limit", c.Name, r))
+			continue
+		}
+		if req.Cmp(lim) > 0 {
+			errs = append(errs, fmt.Errorf("container %s: %s request %s exceeds limit %s", c.Name, r, req.String(), lim.String()))
+		}
+	}
+	return errs
+}
+
+func checkSecurity(spec *corev1.PodSpec, c *corev1.Container) []error {
+	var errs []error
+	fail := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("container %s: "+format, append([]any{c.Name}, args...)...))
+	}
+	ps := spec.SecurityContext
+	if ps == nil {
+		ps = &corev1.PodSecurityContext{}
+	}
+	cs := c.SecurityContext
+	if cs == nil {
+		fail("no securityContext")
+		return errs
+	}
+	nonRoot := cs.RunAsNonRoot
+	if nonRoot == nil {
+		nonRoot = ps.RunAsNonRoot
+	}
+	if nonRoot == nil || !*nonRoot {
+		fail("runAsNonRoot must be true")
+	}
+	uid := cs.RunAsUser
+	if uid == nil {
+		uid = ps.RunAsUser
+	}
+	if uid == nil || *uid == 0 {
+		fail("runAsUser must be a non-zero uid")
+	}
+	if cs.ReadOnlyRootFilesystem == nil || !*cs.ReadOnlyRootFilesystem {
+		fail("readOnlyRootFilesystem must be true")
+	}
+	if cs.AllowPrivilegeEscalation == nil || *cs.AllowPrivilegeEscalation {
+		fail("allowPrivilegeEscalation must be false")
+	}
+	if cs.Privileged != nil && *cs.Privileged {
+		fail("must not be privileged")
+	}
+	if cs.Capabilities == nil || !slices.Contains(cs.Capabilities.Drop, "ALL") || len(cs.Capabilities.Add) > 0 {
+		fail("capabilities must drop ALL and add none")
+	}
+	return errs
+}
+
+// checkWritable: with a read-only root filesystem the relay's data dir must
+// be a mounted volume.
+func checkWritable(p pod) []error {
+	v, ok := p.relayEnv[VarDataDir]
+	if !ok || !v.Known {
+		return []error{fmt.Errorf("container %s: %s must be set to a mounted volume (the root filesystem is read-only)", p.relay.Name, VarDataDir)}
+	}
+	for _, vm := range p.relay.VolumeMounts {
+		if !vm.ReadOnly && under(v.Value, vm.MountPath) {
+			return nil
+		}
+	}
+	return []error{fmt.Errorf("container %s: %s=%q is on the read-only root filesystem; mount a volume there", p.relay.Name, VarDataDir, v.Value)}
+}
+
+// DatadogChecks is the Autodiscovery v2 annotation value for the OpenMetrics
+// check.
+type DatadogChecks struct {
+	OpenMetrics struct {
+		InitConfig map[string]any    `json:"init_config"`
+		Instances  []DatadogInstance `json:"instances"`
+	} `json:"openmetrics"`
+}
+
+// DatadogInstance is one OpenMetrics (V2) check instance.
+type DatadogInstance struct {
+	OpenMetricsEndpoint string   `json:"openmetrics_endpoint"`
+	Namespace           string   `json:"namespace"`
+	Metrics             []string `json:"metrics"`
+}
+
+func checkScrape(p pod) []error {
+	var errs []error
+	fail := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	ann := p.d.Spec.Template.Annotations
+	metricsPort := 0
+	if v, ok := p.carEnv[VarMetricsPort]; ok {
+		metricsPort, _ = strconv.Atoi(v.Value)
+	}
+	want := "ad.datadoghq.com/" + p.sidecar.Name + ".checks"
+	for k := range ann {
+		if strings.HasPrefix(k, "ad.datadoghq.com/") && strings.HasSuffix(k, ".checks") && k != want {
+			fail("annotation %s names a container other than %s", k, p.sidecar.Name)
+		}
+	}
+	raw, ok := ann[want]
+	if !ok {
+		fail("pod template: no %s annotation", want)
+	} else {
+		var dd DatadogChecks
+		dec := json.NewDecoder(strings.NewReader(raw))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&dd); err != nil {
+			fail("%s: not the OpenMetrics check JSON: %v", want, err)
+		} else if len(dd.OpenMetrics.Instances) != 1 {
+			fail("%s: want one OpenMetrics instance, found %d", want, len(dd.OpenMetrics.Instances))
+		} else {
+			in := dd.OpenMetrics.Instances[0]
+			u, err := url.Parse(strings.Replace(in.OpenMetricsEndpoint, datadogHostToken, "pod-ip", 1))
+			switch {
+			case err != nil || !strings.Contains(in.OpenMetricsEndpoint, "://"+datadogHostToken+":"):
+				fail("%s: openmetrics_endpoint %q must be http://%s:<port>/metrics", want, in.OpenMetricsEndpoint, datadogHostToken)
+			case u.Scheme != "http" || u.Path != metricsPath || u.Port() != strconv.Itoa(metricsPort):
+				fail("%s: openmetrics_endpoint %q, want http://%s:%d%s", want, in.OpenMetricsEndpoint, datadogHostToken, metricsPort, metricsPath)
+			}
+			if !hasPort(p.sidecar, metricsPort) {
+				fail("%s: the sidecar does not declare port %d", want, metricsPort)
+			}
+			if in.Namespace == "" {
+				fail("%s: namespace is empty", want)
+			}
+			if !slices.Equal(in.Metrics, []string{".*"}) {
+				fail("%s: metrics = %q, want [\".*\"]", want, in.Metrics)
+			}
+		}
+	}
+	if ann["prometheus.io/scrape"] != "true" {
+		fail("prometheus.io/scrape must be \"true\"")
+	}
+	if ann["prometheus.io/port"] != strconv.Itoa(metricsPort) {
+		fail("prometheus.io/port = %q, want the sidecar's %d", ann["prometheus.io/port"], metricsPort)
+	}
+	if ann["prometheus.io/path"] != metricsPath {
+		fail("prometheus.io/path = %q, want %s", ann["prometheus.io/path"], metricsPath)
+	}
+	return errs
+}
+
+func checkSelectors(m *Manifests, d *appsv1.Deployment) []error {
+	var errs []error
+	podLabels := labels.Set(d.Spec.Template.Labels)
+	if d.Spec.Selector == nil || len(d.Spec.Selector.MatchLabels) == 0 ||
+		!labels.SelectorFromSet(d.Spec.Selector.MatchLabels).Matches(podLabels) {
+		errs = append(errs, fmt.Errorf("deployment %s: selector does not match its pod labels", d.Name))
+	}
+	for _, b := range m.Budgets {
+		if b.Spec.Selector == nil || !labels.SelectorFromSet(b.Spec.Selector.MatchLabels).Matches(podLabels) {
+			errs = append(errs, fmt.Errorf("PodDisruptionBudget %s: selector does not match the pods", b.Name))
+		}
+	}
+	return errs
+}
+
+func checkService(m *Manifests, p pod) []error {
+	if len(m.Services) == 0 {
+		return []error{fmt.Errorf("no Service for the WebSocket port")}
+	}
+	var errs []error
+	podLabels := labels.Set(p.d.Spec.Template.Labels)
+	ws := 0
+	if v, ok := p.relayEnv[VarBindAddr]; ok {
+		ws, _ = addrPort(v.Value)
+	}
+	for _, s := range m.Services {
+		if len(s.Spec.Selector) == 0 || !labels.SelectorFromSet(s.Spec.Selector).Matches(podLabels) {
+			errs = append(errs, fmt.Errorf("service %s: selector does not match the pods", s.Name))
+		}
+		for _, sp := range s.Spec.Ports {
+			target := sp.TargetPort
+			if target.String() == "0" || target.String() == "" {
+				target = intstr.FromInt32(sp.Port)
+			}
+			n, ok := resolvePort(p.relay, target)
+			switch {
+			case !ok:
+				errs = append(errs, fmt.Errorf("service %s: port %s targets %q, not a relay container port", s.Name, sp.Name, target.String()))
+			case int(n) != ws:
+				errs = append(errs, fmt.Errorf("service %s: port %s targets %d; only the WebSocket port %d belongs on the Service", s.Name, sp.Name, n, ws))
+			}
+		}
+	}
+	return errs
+}
+
+// CheckTracingOff proves OTLP export is off by default: nothing the
+// manifests define sets OTEL_EXPORTER_OTLP_ENDPOINT for the relay.
+func CheckTracingOff(m *Manifests, e Expect) []error {
+	d, err := m.Deployment()
+	if err != nil {
+		return []error{err}
+	}
+	c := Container(d, e.Relay.Container)
+	if c == nil {
+		return []error{fmt.Errorf("no %s container", e.Relay.Container)}
+	}
+	env, errs := ContainerEnv(m, c)
+	if v, ok := env[VarOTLPEndpoint]; ok {
+		errs = append(errs, fmt.Errorf("%s is set by default (%q from %s); tracing must be opt-in", VarOTLPEndpoint, v.Value, orLiteral(v.ConfigMap)))
+	}
+	return errs
+}
+
+// CheckTracingOn proves an overlay turns OTLP export on with a usable
+// endpoint, through configuration only.
+func CheckTracingOn(m *Manifests, e Expect) []error {
+	d, err := m.Deployment()
+	if err != nil {
+		return []error{err}
+	}
+	c := Container(d, e.Relay.Container)
+	if c == nil {
+		return []error{fmt.Errorf("no %s container", e.Relay.Container)}
+	}
+	env, errs := ContainerEnv(m, c)
+	errs = append(errs, checkVariables(c.Name, env, e.Relay)...)
+	v, ok := env[VarOTLPEndpoint]
+	if !ok || !v.Known || v.ConfigMap == "" {
+		return append(errs, fmt.Errorf("%s is not set from a ConfigMap", VarOTLPEndpoint))
+	}
+	u, err := url.Parse(v.Value)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Port() == "" {
+		errs = append(errs, fmt.Errorf("%s=%q must be an http(s) URL with a port", VarOTLPEndpoint, v.Value))
+	}
+	return errs
+}
+
+func orLiteral(cm string) string {
+	if cm == "" {
+		return "a literal"
+	}
+	return "ConfigMap " + cm
+}

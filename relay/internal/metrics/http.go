@@ -1,0 +1,144 @@
+package metrics
+
+import (
+	"bufio"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// CallerHeader names the calling service (set by the Istio sidecar).
+const CallerHeader = "x-envoy-downstream-service-cluster"
+
+// CallerLabel bounds the caller label: the header itself when it matches
+// ^[A-Za-z0-9._-]{1,64}$, else "unknown".
+func CallerLabel(header string) string {
+	if len(header) == 0 || len(header) > 64 {
+		return LabelUnknown
+	}
+	for i := 0; i < len(header); i++ {
+		c := header[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return LabelUnknown
+		}
+	}
+	return header
+}
+
+func (m *Metrics) initCodes() {
+	for i := range m.codes {
+		m.codes[i] = strconv.Itoa(i)
+	}
+}
+
+func (m *Metrics) codeLabel(code int) string {
+	if code >= 0 && code < len(m.codes) {
+		return m.codes[code]
+	}
+	return strconv.Itoa(code)
+}
+
+// recorded reports whether requests to path count in the HTTP metrics:
+// internal, health and metrics paths are skipped to bound cardinality.
+func recorded(path string) bool {
+	return !strings.HasPrefix(path, "/_") && !strings.HasPrefix(path, "/health") && !strings.HasPrefix(path, "/metrics")
+}
+
+// ObserveHTTP records one served request.
+func (m *Metrics) ObserveHTTP(code int, caller, action string, elapsed time.Duration) {
+	c := m.codeLabel(code)
+	m.HTTPRequests.With(c, caller, action).Inc()
+	m.HTTPLatencyMS.With(c, caller, action).Observe(float64(elapsed) / float64(time.Millisecond))
+}
+
+// HTTPMiddleware records http_requests_total and http_request_latency_ms for
+// one route; action is the route's pattern (e.g. "/api/channels/{id}").
+func (m *Metrics) HTTPMiddleware(action string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !recorded(r.URL.Path) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		m.ObserveHTTP(sw.status(), CallerLabel(r.Header.Get(CallerHeader)), action, time.Since(start))
+	})
+}
+
+// HTTPMux wraps a whole http.ServeMux: the action is the pattern the mux
+// matched, without its method and host ("GET /api/x/{id}" → "/api/x/{id}").
+// Requests that matched no pattern are not recorded.
+func (m *Metrics) HTTPMux(mux http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !recorded(r.URL.Path) {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		mux.ServeHTTP(sw, r) // ServeMux sets r.Pattern on the request it is given
+		if action := patternPath(r.Pattern); action != "" {
+			m.ObserveHTTP(sw.status(), CallerLabel(r.Header.Get(CallerHeader)), action, time.Since(start))
+		}
+	})
+}
+
+// patternPath strips the method and host from a ServeMux pattern.
+func patternPath(p string) string {
+	if i := strings.IndexByte(p, ' '); i >= 0 {
+		p = strings.TrimLeft(p[i+1:], " \t")
+	}
+	if i := strings.IndexByte(p, '/'); i > 0 {
+		p = p[i:]
+	}
+	return p
+}
+
+// statusWriter remembers the status code and keeps the optional interfaces
+// (Flusher, Hijacker, ResponseController's Unwrap) reachable.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) status() int {
+	if w.code == 0 {
+		return http.StatusOK
+	}
+	return w.code
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Flush forwards to the underlying writer when it can flush.
+func (w *statusWriter) Flush() {
+	_ = http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Hijack forwards to the underlying writer (WebSocket upgrades); a hijacked
+// request is recorded with status 101.
+func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err == nil && w.code == 0 {
+		w.code = http.StatusSwitchingProtocols
+	}
+	return conn, rw, err
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -1,0 +1,186 @@
+// Package ws owns one WebSocket connection's life: the NIP-42 auth window,
+// the read loop and message dispatch, the bounded send queue with its
+// slow-client rule, and keep-alive pings.
+package ws
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// Close codes the relay uses.
+const (
+	closePolicy  = websocket.ClosePolicyViolation // 1008: auth window
+	closeRestart = websocket.CloseServiceRestart  // 1012: shutdown
+	closeGoAway  = websocket.CloseGoingAway       // 1001: slow client, missed pongs
+	writeTimeout = 10 * time.Second
+	missedPongs  = 3
+)
+
+// Conn is one client connection. It implements fanout.Subscriber.
+type Conn struct {
+	h      *Handler
+	ws     *websocket.Conn
+	id     uint64
+	log    *slog.Logger
+	queue  chan []byte
+	closed chan struct{} // closed once the connection is finished
+	once   sync.Once
+	// readDone is closed when the read loop has returned.
+	readDone chan struct{}
+
+	challenge string
+	// pubkey is set once AUTH succeeds; read by fan-out goroutines.
+	pubkey     atomic.Pointer[string]
+	authFailed bool // read loop only
+
+	failedSends atomic.Int32
+	// closeCode/closeText is the close frame the writer sends on its way out.
+	closeMu   sync.Mutex
+	closeCode int
+	closeText string
+
+	pongs atomic.Int32 // pings sent since the last pong
+}
+
+func newConn(h *Handler, c *websocket.Conn, id uint64) (*Conn, error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return nil, err
+	}
+	return &Conn{
+		h:         h,
+		ws:        c,
+		id:        id,
+		log:       h.Log.With("conn_id", id),
+		queue:     make(chan []byte, h.SendBuffer),
+		closed:    make(chan struct{}),
+		readDone:  make(chan struct{}),
+		challenge: hex.EncodeToString(b[:]),
+	}, nil
+}
+
+// Pubkey is the authenticated identity, "" before AUTH.
+func (c *Conn) Pubkey() string {
+	if p := c.pubkey.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// Send enqueues a fan-out frame without blocking (spec §6). A full queue is
+// a failed send; SlowClientGrace consecutive failures disconnect the client.
+func (c *Conn) Send(frame []byte) bool {
+	select {
+	case <-c.closed:
+		return false
+	default:
+	}
+	select {
+	case c.queue <- frame:
+		c.failedSends.Store(0)
+		return true
+	default:
+		if c.failedSends.Add(1) == int32(c.h.SlowClientGrace) {
+			c.h.Metrics.WSBackpressureDisconnects.Inc()
+			c.log.Warn("disconnecting slow client", "queue", cap(c.queue))
+			c.shutdown(closeGoAway, "slow client")
+		}
+		return false
+	}
+}
+
+// reply enqueues a frame that answers this connection's own request. It
+// waits for room, which only slows this client's own read loop.
+func (c *Conn) reply(ctx context.Context, frame []byte) error {
+	select {
+	case c.queue <- frame:
+		c.failedSends.Store(0)
+		return nil
+	case <-c.closed:
+		return errClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+var errClosed = errors.New("connection closed")
+
+// shutdown asks the writer to send a close frame and end the connection.
+// The first caller's code wins.
+func (c *Conn) shutdown(code int, text string) {
+	c.once.Do(func() {
+		c.closeMu.Lock()
+		c.closeCode, c.closeText = code, text
+		c.closeMu.Unlock()
+		close(c.closed)
+	})
+}
+
+// writeLoop is the only writer of the socket: queued frames, pings, and the
+// final close frame.
+func (c *Conn) writeLoop() {
+	ping := time.NewTicker(c.h.PingInterval)
+	defer ping.Stop()
+	defer c.ws.Close()
+	for {
+		select {
+		case frame := <-c.queue:
+			_ = c.ws.SetWriteDeadline(time.Now().Add(writeTimeout))
+			if err := c.ws.WriteMessage(websocket.TextMessage, frame); err != nil {
+				c.shutdown(websocket.CloseAbnormalClosure, "")
+				return
+			}
+		case <-ping.C:
+			if c.pongs.Add(1) > missedPongs {
+				c.log.Info("closing connection that missed pongs")
+				c.shutdown(closeGoAway, "missed pongs")
+				continue
+			}
+			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeTimeout)); err != nil {
+				c.shutdown(websocket.CloseAbnormalClosure, "")
+			}
+		case <-c.closed:
+			c.flushAndClose()
+			return
+		}
+	}
+}
+
+// flushAndClose writes what is already queued (replies the client is owed,
+// such as the OK of an accepted event) and then the close frame.
+func (c *Conn) flushAndClose() {
+	c.closeMu.Lock()
+	code, text := c.closeCode, c.closeText
+	c.closeMu.Unlock()
+	if code == websocket.CloseAbnormalClosure {
+		return
+	}
+	deadline := time.Now().Add(writeTimeout)
+	if code == closeRestart {
+		for {
+			select {
+			case frame := <-c.queue:
+				_ = c.ws.SetWriteDeadline(deadline)
+				if c.ws.WriteMessage(websocket.TextMessage, frame) != nil {
+					return
+				}
+				continue
+			default:
+			}
+			break
+		}
+	}
+	_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text), deadline)
+	// Give the client a moment to answer the close handshake.
+	_ = c.ws.SetReadDeadline(time.Now().Add(time.Second))
+	<-c.readDone
+}

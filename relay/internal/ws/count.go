@@ -1,0 +1,91 @@
+package ws
+
+import (
+	"context"
+	"maps"
+
+	"go.opentelemetry.io/otel/attribute"
+
+	"github.com/buzzrelay/buzz/relay/internal/ingest"
+	"github.com/buzzrelay/buzz/relay/internal/nostr"
+	"github.com/buzzrelay/buzz/relay/internal/store"
+	"github.com/buzzrelay/buzz/relay/internal/telemetry"
+)
+
+// countRejected is the CLOSED message when a fallback count would need to
+// look at more candidates than CountLimit (spec §8).
+const countRejected = "restricted: count filter requires narrower constraints"
+
+func (c *Conn) handleCount(ctx context.Context, subID string, filters []nostr.Filter) {
+	ctx, span := c.span(ctx, telemetry.SpanCount)
+	defer span.End()
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String(telemetry.AttrSubID, subID))
+	}
+	pubkey := c.Pubkey()
+	if pubkey == "" {
+		_ = c.reply(ctx, nostr.ClosedFrame(subID, "auth-required: authenticate first"))
+		return
+	}
+	if msg := checkFilters(filters); msg != "" {
+		_ = c.reply(ctx, nostr.ClosedFrame(subID, msg))
+		return
+	}
+	scope, err := c.h.Access.Scope(ctx, pubkey)
+	if err != nil {
+		c.log.Error("read scope failed", "error", err)
+		_ = c.reply(ctx, nostr.ClosedFrame(subID, ingest.Internal.Message))
+		return
+	}
+	n, ok, err := countEvents(ctx, c.h.Store, filters, scope)
+	switch {
+	case err != nil:
+		c.log.Error("count failed", "error", err)
+		_ = c.reply(ctx, nostr.ClosedFrame(subID, ingest.Internal.Message))
+	case !ok:
+		c.h.Metrics.CountFallbackRejections.Inc()
+		_ = c.reply(ctx, nostr.ClosedFrame(subID, countRejected))
+	default:
+		_ = c.reply(ctx, nostr.CountFrame(subID, n))
+	}
+}
+
+// countEvents counts the distinct events a REQ with these filters would
+// return, ignoring limits. Filters the store can count run as one store-side
+// count; otherwise the store's index-able part of every filter selects at most
+// CountLimit+1 candidates, each checked against the full filters in memory.
+// ok is false when that would take more than CountLimit candidates.
+func countEvents(ctx context.Context, r Reader, filters []nostr.Filter, scope store.Scope) (n int64, ok bool, err error) {
+	storeSide := true
+	for i := range filters {
+		if !filters[i].SingleLetterTags() {
+			storeSide = false
+			break
+		}
+	}
+	if storeSide {
+		n, err := r.Count(ctx, filters, scope)
+		return n, err == nil, err
+	}
+	narrowed := make([]nostr.Filter, len(filters))
+	for i, f := range filters {
+		f.Tags = maps.Clone(f.Tags)
+		maps.DeleteFunc(f.Tags, func(name string, _ []string) bool { return len(name) != 1 })
+		limit := store.CountLimit + 1
+		f.Limit = &limit
+		narrowed[i] = f
+	}
+	candidates, err := r.Query(ctx, narrowed, scope)
+	if err != nil {
+		return 0, false, err
+	}
+	if len(candidates) > store.CountLimit {
+		return 0, false, nil
+	}
+	for _, ev := range candidates {
+		if nostr.MatchesAny(filters, ev) {
+			n++
+		}
+	}
+	return n, true, nil
+}

@@ -1,0 +1,245 @@
+package ws
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/buzzrelay/buzz/relay/internal/access"
+	"github.com/buzzrelay/buzz/relay/internal/ingest"
+	"github.com/buzzrelay/buzz/relay/internal/metrics"
+	"github.com/buzzrelay/buzz/relay/internal/nostr"
+	"github.com/buzzrelay/buzz/relay/internal/telemetry"
+)
+
+// Protocol limits (spec §2).
+const (
+	maxFilters       = 10
+	maxSubscriptions = 1024
+	maxLimit         = 1000
+	maxChannels      = 128
+)
+
+// readLoop reads and handles messages one at a time until the connection
+// ends. Handling in order keeps each client's OKs in the order it sent its
+// events, and makes "in-flight handlers finish" at shutdown a simple wait.
+func (c *Conn) readLoop() {
+	defer close(c.readDone)
+	defer c.h.Index.UnsubscribeAll(c)
+	defer c.shutdown(websocket.CloseNormalClosure, "")
+
+	c.ws.SetPongHandler(func(string) error { c.pongs.Store(0); return nil })
+	authTimer := time.AfterFunc(c.h.AuthTimeout, func() {
+		if c.Pubkey() == "" {
+			c.h.Metrics.WSAuthTimeouts.Inc()
+			c.shutdown(closePolicy, "auth-required: authentication window expired")
+		}
+	})
+	defer authTimer.Stop()
+
+	// The handlers' context ends when the connection does, so a blocked
+	// reply gives up with it.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-c.closed:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+
+	if c.reply(ctx, nostr.AuthFrame(c.challenge)) != nil {
+		return
+	}
+	for {
+		typ, data, err := c.ws.ReadMessage()
+		if err != nil {
+			if errors.Is(err, websocket.ErrReadLimit) {
+				// gorilla has already sent close 1009 (message too big).
+				c.log.Info("frame too large", "limit", c.h.MaxFrameBytes)
+			}
+			return
+		}
+		if typ != websocket.TextMessage {
+			_ = c.reply(ctx, nostr.NoticeFrame("invalid: binary frames are not supported"))
+			continue
+		}
+		c.handle(ctx, data)
+		select {
+		case <-c.closed:
+			return
+		default:
+		}
+	}
+}
+
+func (c *Conn) handle(ctx context.Context, data []byte) {
+	msg, err := nostr.ParseMessage(data)
+	if err != nil {
+		var se *nostr.SubIDError
+		if errors.As(err, &se) {
+			_ = c.reply(ctx, nostr.ClosedFrame(se.SubID, err.Error()))
+			return
+		}
+		_ = c.reply(ctx, nostr.NoticeFrame(err.Error()))
+		return
+	}
+	switch m := msg.(type) {
+	case *nostr.AuthMessage:
+		c.handleAuth(ctx, m.Event)
+	case *nostr.EventMessage:
+		c.handleEvent(ctx, m.Event)
+	case *nostr.ReqMessage:
+		c.handleReq(ctx, m.SubID, m.Filters)
+	case *nostr.CountMessage:
+		c.handleCount(ctx, m.SubID, m.Filters)
+	case *nostr.CloseMessage:
+		c.h.Index.Unsubscribe(c, m.SubID)
+		_ = c.reply(ctx, nostr.ClosedFrame(m.SubID, ""))
+	}
+}
+
+func (c *Conn) span(ctx context.Context, name string) (context.Context, trace.Span) {
+	ctx, span := c.h.Tracer.Start(ctx, name)
+	if span.IsRecording() {
+		span.SetAttributes(attribute.Int64(telemetry.AttrConnID, int64(c.id)))
+	}
+	return ctx, span
+}
+
+func (c *Conn) handleAuth(ctx context.Context, ev *nostr.Event) {
+	ctx, span := c.span(ctx, telemetry.SpanAuth)
+	defer span.End()
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String(telemetry.AttrEventID, ev.ID))
+	}
+	m := c.h.Metrics
+	m.AuthAttempts.With(metrics.AuthMethodNIP42).Inc()
+	switch {
+	case c.Pubkey() != "":
+		_ = c.reply(ctx, nostr.OKFrame(ev.ID, false, "auth-required: already authenticated"))
+		return
+	case c.authFailed:
+		_ = c.reply(ctx, nostr.OKFrame(ev.ID, false, "auth-required: authentication already failed"))
+		return
+	}
+	if err := nostr.CheckAuthEvent(ev, c.challenge, c.h.RelayURL, time.Now()); err != nil {
+		c.authFailed = true
+		m.AuthFailures.With(metrics.AuthFailNIP42Invalid).Inc()
+		c.log.Info("auth rejected", "reason", err.Error())
+		_ = c.reply(ctx, nostr.OKFrame(ev.ID, false, "auth-required: verification failed"))
+		return
+	}
+	decision, err := c.h.Access.Authorize(ctx, ev.PubKey)
+	if err != nil {
+		c.log.Error("authorize failed", "error", err)
+		_ = c.reply(ctx, nostr.OKFrame(ev.ID, false, ingest.Internal.Message))
+		return
+	}
+	switch decision {
+	case access.AuthDeniedAllowlist:
+		c.authFailed = true
+		m.AuthFailures.With(metrics.AuthFailAllowlistDenied).Inc()
+		_ = c.reply(ctx, nostr.OKFrame(ev.ID, false, "auth-required: verification failed"))
+		return
+	case access.AuthDeniedNotRelayMember:
+		c.authFailed = true
+		m.AuthFailures.With(metrics.AuthFailNotRelayMember).Inc()
+		_ = c.reply(ctx, nostr.OKFrame(ev.ID, false, "restricted: not a relay member"))
+		return
+	}
+	pk := ev.PubKey
+	c.pubkey.Store(&pk)
+	c.log.Info("authenticated", "pubkey", pk)
+	_ = c.reply(ctx, nostr.OKFrame(ev.ID, true, ""))
+}
+
+func (c *Conn) handleEvent(ctx context.Context, ev *nostr.Event) {
+	ctx, span := c.span(ctx, telemetry.SpanEvent)
+	defer span.End()
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String(telemetry.AttrEventID, ev.ID), attribute.Int(telemetry.AttrKind, ev.Kind))
+	}
+	c.h.Metrics.EventsReceived.Inc(ev.Kind)
+	pubkey := c.Pubkey()
+	if pubkey == "" {
+		c.h.Metrics.EventsRejected.With(metrics.RejectAuthRequired).Inc()
+		_ = c.reply(ctx, nostr.OKFrame(ev.ID, false, "auth-required: authenticate first"))
+		return
+	}
+	c.h.Ingest.Submit(ctx, pubkey, ev, func(r ingest.Reply) {
+		_ = c.reply(ctx, nostr.OKFrame(ev.ID, r.OK, r.Message))
+	})
+}
+
+// checkFilters applies the REQ/COUNT limits of spec §2 and clamps limits.
+// It returns the CLOSED message for a refusal, or "".
+func checkFilters(filters []nostr.Filter) string {
+	if len(filters) > maxFilters {
+		return "invalid: too many filters"
+	}
+	channels := 0
+	for i := range filters {
+		channels += len(filters[i].Tags["h"])
+		l := maxLimit
+		if filters[i].Limit != nil && *filters[i].Limit < maxLimit {
+			l = *filters[i].Limit
+		}
+		filters[i].Limit = &l
+	}
+	if channels > maxChannels {
+		return "restricted: too many explicit channels"
+	}
+	return ""
+}
+
+func (c *Conn) handleReq(ctx context.Context, subID string, filters []nostr.Filter) {
+	ctx, span := c.span(ctx, telemetry.SpanReq)
+	defer span.End()
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String(telemetry.AttrSubID, subID))
+	}
+	pubkey := c.Pubkey()
+	if pubkey == "" {
+		_ = c.reply(ctx, nostr.ClosedFrame(subID, "auth-required: authenticate first"))
+		return
+	}
+	if msg := checkFilters(filters); msg != "" {
+		_ = c.reply(ctx, nostr.ClosedFrame(subID, msg))
+		return
+	}
+	if c.h.Index.Count(c) >= maxSubscriptions {
+		// A REQ reusing an open id replaces it, so only new ids are refused.
+		if !c.h.Index.Unsubscribe(c, subID) {
+			_ = c.reply(ctx, nostr.ClosedFrame(subID, "error: too many subscriptions"))
+			return
+		}
+	}
+	scope, err := c.h.Access.Scope(ctx, pubkey)
+	if err != nil {
+		c.log.Error("read scope failed", "error", err)
+		_ = c.reply(ctx, nostr.ClosedFrame(subID, ingest.Internal.Message))
+		return
+	}
+	// Subscribe before querying so nothing stored in between is missed; a
+	// client may see such an event both live and in the stored results.
+	c.h.Index.Subscribe(c, subID, filters)
+	events, err := c.h.Store.Query(ctx, filters, scope)
+	if err != nil {
+		c.h.Index.Unsubscribe(c, subID)
+		c.log.Error("query failed", "error", err)
+		_ = c.reply(ctx, nostr.ClosedFrame(subID, ingest.Internal.Message))
+		return
+	}
+	for _, ev := range events {
+		if c.reply(ctx, nostr.EventFrame(subID, ev)) != nil {
+			return
+		}
+	}
+	_ = c.reply(ctx, nostr.EOSEFrame(subID))
+}
