@@ -166,7 +166,11 @@ func load(t *testing.T, url string, clients int, stop <-chan struct{}) func() []
 	var wg sync.WaitGroup
 	for i := 0; i < clients; i++ {
 		u := relaytest.NewUser(t)
-		c := relaytest.Login(t, url, u)
+		c, err := relaytest.DialRaw(url, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -177,15 +181,15 @@ func load(t *testing.T, url string, clients int, stop <-chan struct{}) func() []
 				default:
 				}
 				ev := u.Event(t, 1, fmt.Sprintf("load %d", n))
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				err := c.Publish(ctx, ev)
-				cancel()
+				accepted, _, err := c.Publish(ev)
 				if err != nil {
-					return // the relay went away: stop this client
+					return // the relay went away before answering: stop this client
 				}
-				mu.Lock()
-				ok = append(ok, ev.ID)
-				mu.Unlock()
+				if accepted {
+					mu.Lock()
+					ok = append(ok, ev.ID)
+					mu.Unlock()
+				}
 			}
 		}()
 	}
