@@ -19,6 +19,7 @@ import (
 	"github.com/buzzrelay/buzz/relay/internal/metrics"
 	"github.com/buzzrelay/buzz/relay/internal/nostr"
 	"github.com/buzzrelay/buzz/relay/internal/store"
+	"github.com/buzzrelay/buzz/relay/internal/telemetry"
 )
 
 // MaxContentBytes bounds an event's content (spec §5).
@@ -148,7 +149,7 @@ func (p *Pipeline) accept(ctx context.Context, pubkey string, ev *nostr.Event) (
 }
 
 func (p *Pipeline) save(ctx context.Context, ev *nostr.Event, change *store.ChannelChange) error {
-	ctx, span := p.Tracer.Start(ctx, "store.save")
+	ctx, span := p.Tracer.Start(ctx, telemetry.SpanStorePrefix+"save")
 	defer span.End()
 	err := p.Store.Save(ctx, ev, change)
 	if err != nil && span.IsRecording() {

@@ -11,6 +11,9 @@ import (
 	"net/http"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/buzzrelay/buzz/relay/internal/access"
 	"github.com/buzzrelay/buzz/relay/internal/audit"
 	"github.com/buzzrelay/buzz/relay/internal/config"
@@ -69,7 +72,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, tracing *tel
 	s.Index = fanout.NewIndex(s.Access, fanoutObserver{m})
 	s.audit = audit.New(st, auditObserver{m}, audit.Options{QueueSize: 1000, MaxBatch: 100, EnqueueWait: cfg.AuditQueueWait, Logger: log})
 	pipeline := &ingest.Pipeline{
-		Store: st, Policy: s.Access, Audit: s.audit, Publisher: localPublisher{s.Index},
+		Store: st, Policy: s.Access, Audit: s.audit, Publisher: localPublisher{ix: s.Index, tracer: tracing.Tracer},
 		Metrics: m, Tracer: tracing.Tracer, Log: log, MaxAge: cfg.MaxEventAge, MaxFuture: cfg.MaxFuture,
 	}
 	s.ws = &ws.Handler{
@@ -81,16 +84,32 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, tracing *tel
 	s.ws.Init()
 	info := httpapi.NewInfo(cfg.RelayName, cfg.RelayDesc, nostr.PublicKeyHex(key), version, cfg.MaxFrameBytes,
 		int64(cfg.MaxEventAge/time.Second), int64(cfg.MaxFuture/time.Second))
-	s.httpSrv = &http.Server{Handler: httpapi.Routes(info, s.ws, m.HTTPMiddleware), ReadHeaderTimeout: 10 * time.Second}
+	// HTTP routes get request metrics and server spans; upgrades get
+	// neither (httpapi routes them around the middleware).
+	mw := func(action string, next http.Handler) http.Handler {
+		return m.HTTPMiddleware(action, telemetry.HTTPHandler(tracing.Tracer, next))
+	}
+	s.httpSrv = &http.Server{Handler: httpapi.Routes(info, s.ws, mw), ReadHeaderTimeout: 10 * time.Second}
 	s.healthSrv = &http.Server{Handler: s.health.Handler(), ReadHeaderTimeout: 5 * time.Second}
 	s.rpc = metricsrpc.NewServer(m, metricsrpc.NewIdentity())
 	return s, nil
 }
 
-// localPublisher hands accepted events to this node's fan-out.
-type localPublisher struct{ ix *fanout.Index }
+// localPublisher hands accepted events to this node's fan-out, under the
+// fan-out child span of the message's trace.
+type localPublisher struct {
+	ix     *fanout.Index
+	tracer trace.Tracer
+}
 
-func (p localPublisher) Publish(ctx context.Context, ev *nostr.Event) { p.ix.Deliver(ctx, ev) }
+func (p localPublisher) Publish(ctx context.Context, ev *nostr.Event) {
+	ctx, span := p.tracer.Start(ctx, telemetry.SpanFanout)
+	n := p.ix.Deliver(ctx, ev)
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String(telemetry.AttrEventID, ev.ID), attribute.Int("recipients", n))
+	}
+	span.End()
+}
 
 // Start binds the listeners and starts serving.
 func (s *Server) Start() error {

@@ -37,7 +37,9 @@ func (c *Conn) handleCount(ctx context.Context, subID string, filters []nostr.Fi
 		_ = c.reply(ctx, nostr.ClosedFrame(subID, ingest.Internal.Message))
 		return
 	}
-	n, ok, err := countEvents(ctx, c.h.Store, filters, scope)
+	cctx, cspan := c.h.Tracer.Start(ctx, telemetry.SpanStorePrefix+"count")
+	n, ok, err := countEvents(cctx, c.h.Store, filters, scope)
+	cspan.End()
 	switch {
 	case err != nil:
 		c.log.Error("count failed", "error", err)

@@ -229,7 +229,9 @@ func (c *Conn) handleReq(ctx context.Context, subID string, filters []nostr.Filt
 	// Subscribe before querying so nothing stored in between is missed; a
 	// client may see such an event both live and in the stored results.
 	c.h.Index.Subscribe(c, subID, filters)
-	events, err := c.h.Store.Query(ctx, filters, scope)
+	qctx, qspan := c.h.Tracer.Start(ctx, telemetry.SpanStorePrefix+"query")
+	events, err := c.h.Store.Query(qctx, filters, scope)
+	qspan.End()
 	if err != nil {
 		c.h.Index.Unsubscribe(c, subID)
 		c.log.Error("query failed", "error", err)
