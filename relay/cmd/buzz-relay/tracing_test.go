@@ -277,7 +277,7 @@ func TestTracingEndToEnd(t *testing.T) {
 	t.Logf("received %d spans: %v", len(spans), spanNames(spans))
 
 	// one returns the single span named name that satisfies match.
-	one := func(name string, match func(gotSpan) bool) (gotSpan, bool) {
+	one := func(name, what string, match func(gotSpan) bool) (gotSpan, bool) {
 		var found []gotSpan
 		for _, s := range byName[name] {
 			if match == nil || match(s) {
@@ -285,14 +285,14 @@ func TestTracingEndToEnd(t *testing.T) {
 			}
 		}
 		if len(found) != 1 {
-			t.Errorf("want exactly one %s span, got %d (all spans: %v)", name, len(found), spanNames(spans))
+			t.Errorf("want exactly one %s span%s, got %d (all spans: %v)", name, what, len(found), spanNames(spans))
 			return gotSpan{}, false
 		}
 		return found[0], true
 	}
 	// childOf checks that exactly one span named name is a child of parent.
 	childOf := func(name string, parent gotSpan) (gotSpan, bool) {
-		child, ok := one(name, func(s gotSpan) bool { return s.parentID() == parent.spanID() })
+		child, ok := one(name, " child of "+parent.GetName()+" "+parent.spanID(), func(s gotSpan) bool { return s.parentID() == parent.spanID() })
 		if !ok {
 			return child, false
 		}
@@ -308,7 +308,7 @@ func TestTracingEndToEnd(t *testing.T) {
 		}
 	}
 
-	auth, ok := one("ws.auth", nil)
+	auth, ok := one("ws.auth", "", nil)
 	if !ok {
 		t.FailNow()
 	}
@@ -331,7 +331,7 @@ func TestTracingEndToEnd(t *testing.T) {
 	}
 
 	for i, id := range []string{tr.ev1, tr.ev2} {
-		ev, ok := one("ws.event", func(s gotSpan) bool { return s.attrs["event_id"] == id })
+		ev, ok := one("ws.event", " for event "+id, func(s gotSpan) bool { return s.attrs["event_id"] == id })
 		if !ok {
 			continue
 		}
@@ -355,7 +355,7 @@ func TestTracingEndToEnd(t *testing.T) {
 		}
 	}
 
-	if req, ok := one("ws.req", nil); ok {
+	if req, ok := one("ws.req", "", nil); ok {
 		root(req)
 		withConn(req)
 		distinct(req)
@@ -364,7 +364,7 @@ func TestTracingEndToEnd(t *testing.T) {
 		}
 		childOf("store.query", req)
 	}
-	if cnt, ok := one("ws.count", nil); ok {
+	if cnt, ok := one("ws.count", "", nil); ok {
 		root(cnt)
 		withConn(cnt)
 		distinct(cnt)
@@ -375,7 +375,7 @@ func TestTracingEndToEnd(t *testing.T) {
 	}
 
 	// GET /info: a server span continuing the caller's traceparent.
-	if info, ok := one("GET /info", nil); ok {
+	if info, ok := one("GET /info", "", nil); ok {
 		if info.GetKind() != tracepb.Span_SPAN_KIND_SERVER {
 			t.Errorf("GET /info span kind %v, want server", info.GetKind())
 		}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"maps"
 
-	"go.opentelemetry.io/otel/attribute"
-
 	"github.com/buzzrelay/buzz/relay/internal/ingest"
 	"github.com/buzzrelay/buzz/relay/internal/nostr"
 	"github.com/buzzrelay/buzz/relay/internal/store"
@@ -17,24 +15,9 @@ import (
 const countRejected = "restricted: count filter requires narrower constraints"
 
 func (c *Conn) handleCount(ctx context.Context, subID string, filters []nostr.Filter) {
-	ctx, span := c.span(ctx, telemetry.SpanCount)
+	ctx, span, scope, ok := c.openRead(ctx, telemetry.SpanCount, subID, filters)
 	defer span.End()
-	if span.IsRecording() {
-		span.SetAttributes(attribute.String(telemetry.AttrSubID, subID))
-	}
-	pubkey := c.Pubkey()
-	if pubkey == "" {
-		_ = c.reply(ctx, nostr.ClosedFrame(subID, "auth-required: authenticate first"))
-		return
-	}
-	if msg := checkFilters(filters); msg != "" {
-		_ = c.reply(ctx, nostr.ClosedFrame(subID, msg))
-		return
-	}
-	scope, err := c.h.Access.Scope(ctx, pubkey)
-	if err != nil {
-		c.log.Error("read scope failed", "error", err)
-		_ = c.reply(ctx, nostr.ClosedFrame(subID, ingest.Internal.Message))
+	if !ok {
 		return
 	}
 	cctx, cspan := c.h.Tracer.Start(ctx, telemetry.SpanStorePrefix+"count")

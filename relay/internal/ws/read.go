@@ -13,6 +13,7 @@ import (
 	"github.com/buzzrelay/buzz/relay/internal/ingest"
 	"github.com/buzzrelay/buzz/relay/internal/metrics"
 	"github.com/buzzrelay/buzz/relay/internal/nostr"
+	"github.com/buzzrelay/buzz/relay/internal/store"
 	"github.com/buzzrelay/buzz/relay/internal/telemetry"
 )
 
@@ -198,19 +199,36 @@ func checkFilters(filters []nostr.Filter) string {
 	return ""
 }
 
-func (c *Conn) handleReq(ctx context.Context, subID string, filters []nostr.Filter) {
-	ctx, span := c.span(ctx, telemetry.SpanReq)
-	defer span.End()
+// openRead is the common start of REQ and COUNT: the span, the auth check,
+// the limits of spec §2 and the caller's read scope. ok is false when the
+// request has already been answered with CLOSED.
+func (c *Conn) openRead(ctx context.Context, spanName, subID string, filters []nostr.Filter) (_ context.Context, _ trace.Span, scope store.Scope, ok bool) {
+	ctx, span := c.span(ctx, spanName)
 	if span.IsRecording() {
 		span.SetAttributes(attribute.String(telemetry.AttrSubID, subID))
 	}
 	pubkey := c.Pubkey()
 	if pubkey == "" {
 		_ = c.reply(ctx, nostr.ClosedFrame(subID, "auth-required: authenticate first"))
-		return
+		return ctx, span, scope, false
 	}
 	if msg := checkFilters(filters); msg != "" {
 		_ = c.reply(ctx, nostr.ClosedFrame(subID, msg))
+		return ctx, span, scope, false
+	}
+	scope, err := c.h.Access.Scope(ctx, pubkey)
+	if err != nil {
+		c.log.Error("read scope failed", "error", err)
+		_ = c.reply(ctx, nostr.ClosedFrame(subID, ingest.Internal.Message))
+		return ctx, span, scope, false
+	}
+	return ctx, span, scope, true
+}
+
+func (c *Conn) handleReq(ctx context.Context, subID string, filters []nostr.Filter) {
+	ctx, span, scope, ok := c.openRead(ctx, telemetry.SpanReq, subID, filters)
+	defer span.End()
+	if !ok {
 		return
 	}
 	if c.h.Index.Count(c) >= maxSubscriptions {
@@ -219,12 +237,6 @@ func (c *Conn) handleReq(ctx context.Context, subID string, filters []nostr.Filt
 			_ = c.reply(ctx, nostr.ClosedFrame(subID, "error: too many subscriptions"))
 			return
 		}
-	}
-	scope, err := c.h.Access.Scope(ctx, pubkey)
-	if err != nil {
-		c.log.Error("read scope failed", "error", err)
-		_ = c.reply(ctx, nostr.ClosedFrame(subID, ingest.Internal.Message))
-		return
 	}
 	// Subscribe before querying so nothing stored in between is missed; a
 	// client may see such an event both live and in the stored results.
