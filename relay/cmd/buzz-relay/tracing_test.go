@@ -405,7 +405,9 @@ func TestTracingDisabledDialsNothing(t *testing.T) {
 	rcv := startOTLPReceiver(t)
 	// The endpoint must be absent from the relay's environment, not blank.
 	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "")
-	os.Unsetenv("OTEL_EXPORTER_OTLP_ENDPOINT")
+	if err := os.Unsetenv("OTEL_EXPORTER_OTLP_ENDPOINT"); err != nil {
+		t.Fatal(err)
+	}
 	// Every other OTEL_* variable that could address a collector points at
 	// the test's receiver: none of them may switch tracing on.
 	target := "http://" + rcv.addr

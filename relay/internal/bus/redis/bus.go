@@ -1,0 +1,309 @@
+package redisbus
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/buzzrelay/buzz/relay/internal/access"
+	"github.com/buzzrelay/buzz/relay/internal/nostr"
+)
+
+// Local delivers an event received from another node to this node's
+// subscribers, under a fan-out span started from ctx (which carries the
+// publisher's trace context). The server passes its local publisher.
+type Local interface {
+	Publish(ctx context.Context, ev *nostr.Event)
+}
+
+// Caches is the part of access control the bus keeps coherent across nodes.
+type Caches interface {
+	ApplyInvalidation(inv access.Invalidation)
+	InvalidateAll()
+}
+
+// Observer receives the bus's measurements; nil is allowed.
+type Observer interface {
+	// Published is called once per event published to Redis.
+	Published()
+	// FanoutLagged is called per received event dropped by a full hand-off.
+	FanoutLagged()
+	// InvalidationLagged is called per received invalidation dropped by a
+	// full hand-off.
+	InvalidationLagged()
+}
+
+// Options configures a Bus. URL, Local and Caches are required.
+type Options struct {
+	URL       string // redis:// or rediss://
+	PoolSize  int    // command pool size (BUZZ_REDIS_POOL_SIZE); <= 0 means 16
+	Namespace string // BUZZ_REDIS_NAMESPACE; empty means "default"
+
+	Local    Local
+	Caches   Caches
+	Observer Observer
+	Tracer   trace.Tracer // for redis.publish spans; nil means none
+	Log      *slog.Logger // nil means discard
+
+	// Linger is how long a topic stays subscribed after its last local
+	// subscriber went away (default 2 s; negative means release at once).
+	Linger time.Duration
+	// InboundQueue bounds the hand-off from the Redis reader to fan-out
+	// (default 10 000); OutboundQueue bounds the publish queue (default
+	// 10 000).
+	InboundQueue, OutboundQueue int
+	// BackoffMin and BackoffMax bound the reconnect delay (default 100 ms
+	// and 5 s).
+	BackoffMin, BackoffMax time.Duration
+	// PingEvery is how often the pub/sub connection is probed; a connection
+	// silent for three intervals is considered dead (default 5 s).
+	PingEvery time.Duration
+}
+
+// Stats are the bus's own counters, for logs and tests.
+type Stats struct {
+	Published      uint64 // events published to Redis
+	PublishDropped uint64 // events and invalidations that could not be published
+	Received       uint64 // events from other nodes handed to local fan-out
+	Duplicates     uint64 // copies dropped by the exactly-once window
+	FanoutLag      uint64 // received events dropped by a full hand-off
+	InvalidLag     uint64 // received invalidations dropped by a full hand-off
+	Invalidations  uint64 // invalidations from other nodes applied
+	Connects       uint64 // successful pub/sub (re)connections
+}
+
+// Bus is one node's connection to the multi-node bus. Create it with New,
+// run it with Run, and Close it after Run returned.
+type Bus struct {
+	opt    Options
+	log    *slog.Logger
+	obs    Observer
+	tracer trace.Tracer
+	client *redis.Client
+
+	id         string
+	selfPrefix string // envelope prefix of this node's own messages
+	prefix     string // buzz:<ns>:
+	globalT    string
+	invT       string
+
+	out  chan outbound // publish queue, in acceptance order
+	in   chan inbound  // hand-off from the reader to the worker
+	wake chan struct{} // interest changed
+
+	mu   sync.Mutex
+	want map[string]time.Time // channel ("" = global) → zero while in use, else release time
+
+	lostInv  atomic.Bool // an invalidation was dropped: flush caches
+	running  atomic.Bool
+	stopped  atomic.Bool
+	pubState atomic.Bool // true while publishing fails (logged on change)
+
+	published, pubDropped, received, dups, fanLag, invLag, invs, connects atomic.Uint64
+}
+
+type nopObserver struct{}
+
+func (nopObserver) Published()          {}
+func (nopObserver) FanoutLagged()       {}
+func (nopObserver) InvalidationLagged() {}
+
+// New validates opt and builds the bus; it does not connect (Run does, and
+// keeps retrying, so a relay starts even while Redis is down).
+func New(opt Options) (*Bus, error) {
+	if opt.Local == nil || opt.Caches == nil {
+		return nil, errors.New("redisbus: Local and Caches are required")
+	}
+	ropt, err := redis.ParseURL(opt.URL)
+	if err != nil {
+		return nil, fmt.Errorf("redisbus: REDIS_URL: %w", err)
+	}
+	if opt.PoolSize <= 0 {
+		opt.PoolSize = 16
+	}
+	if opt.Namespace == "" {
+		opt.Namespace = "default"
+	}
+	if opt.Linger == 0 {
+		opt.Linger = 2 * time.Second
+	}
+	if opt.InboundQueue <= 0 {
+		opt.InboundQueue = 10000
+	}
+	if opt.OutboundQueue <= 0 {
+		opt.OutboundQueue = 10000
+	}
+	if opt.BackoffMin <= 0 {
+		opt.BackoffMin = 100 * time.Millisecond
+	}
+	if opt.BackoffMax < opt.BackoffMin {
+		opt.BackoffMax = max(5*time.Second, opt.BackoffMin)
+	}
+	if opt.PingEvery <= 0 {
+		opt.PingEvery = 5 * time.Second
+	}
+	// Short timeouts and few retries: a Redis outage must show up as a
+	// quick failure (dropped and counted), never as ingest or shutdown
+	// waiting on a dead socket.
+	ropt.PoolSize = opt.PoolSize
+	ropt.DialTimeout = 2 * time.Second
+	ropt.ReadTimeout = 2 * time.Second
+	ropt.WriteTimeout = 2 * time.Second
+	ropt.PoolTimeout = 2 * time.Second
+	ropt.ContextTimeoutEnabled = true
+	ropt.MaxRetries = 1
+	ropt.DialerRetries = 1
+	ropt.DisableIdentity = true
+	ropt.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+
+	b := &Bus{
+		opt:    opt,
+		log:    opt.Log,
+		obs:    opt.Observer,
+		tracer: opt.Tracer,
+		id:     newNodeID(),
+		prefix: "buzz:" + opt.Namespace + ":",
+		out:    make(chan outbound, opt.OutboundQueue),
+		in:     make(chan inbound, opt.InboundQueue),
+		wake:   make(chan struct{}, 1),
+		want:   make(map[string]time.Time),
+	}
+	if b.log == nil {
+		b.log = slog.New(slog.DiscardHandler)
+	}
+	if b.obs == nil {
+		b.obs = nopObserver{}
+	}
+	if b.tracer == nil {
+		b.tracer = noop.NewTracerProvider().Tracer("")
+	}
+	b.globalT = b.prefix + "global"
+	b.invT = b.prefix + "cache-invalidate"
+	b.selfPrefix = envelopePrefix(b.id)
+	b.client = redis.NewClient(ropt)
+	return b, nil
+}
+
+func newNodeID() string {
+	var r [8]byte
+	_, _ = rand.Read(r[:])
+	return hex.EncodeToString(r[:])
+}
+
+// NodeID is this process's random origin id.
+func (b *Bus) NodeID() string { return b.id }
+
+// ChannelTopic is the topic of channel's events.
+func (b *Bus) ChannelTopic(channel string) string { return b.prefix + "channel:" + channel }
+
+// GlobalTopic is the topic every event is published to.
+func (b *Bus) GlobalTopic() string { return b.globalT }
+
+// InvalidationTopic is the topic of cache invalidations.
+func (b *Bus) InvalidationTopic() string { return b.invT }
+
+// Interest is the fan-out index's interest hook: active=true when channel
+// ("" = global) gains its first local subscription, false when it loses its
+// last. It only records the change; the bus goroutine talks to Redis, so the
+// caller (a client's REQ or CLOSE) never waits on the network.
+func (b *Bus) Interest(channel string, active bool) {
+	b.mu.Lock()
+	if active {
+		b.want[channel] = time.Time{}
+	} else if _, ok := b.want[channel]; ok {
+		b.want[channel] = time.Now().Add(b.opt.Linger)
+	}
+	b.mu.Unlock()
+	select {
+	case b.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Publish queues ev for the other nodes, keeping the trace context of ctx.
+// It never blocks: when the queue is full the event is dropped and counted.
+func (b *Bus) Publish(ctx context.Context, ev *nostr.Event) {
+	b.enqueue(outbound{ev: ev, sc: trace.SpanContextFromContext(ctx)})
+}
+
+// PublishInvalidation queues inv for the other nodes (access.Publisher). It
+// returns an error, without blocking, when the queue is full.
+func (b *Bus) PublishInvalidation(_ context.Context, inv access.Invalidation) error {
+	if !b.enqueue(outbound{inv: &inv}) {
+		return errors.New("redisbus: publish queue full")
+	}
+	return nil
+}
+
+func (b *Bus) enqueue(o outbound) bool {
+	if b.stopped.Load() {
+		b.pubDropped.Add(1)
+		return false
+	}
+	select {
+	case b.out <- o:
+		return true
+	default:
+		if n := b.pubDropped.Add(1); n&(n-1) == 0 { // log at 1, 2, 4, 8, ...
+			b.log.Warn("redis bus: publish queue full, message dropped", "dropped_total", n)
+		}
+		return false
+	}
+}
+
+// PoolStats reports the command pool for the pool gauges: size = open
+// connections, idle = idle ones, max = the configured pool size, waiting =
+// callers currently waiting for a connection (go-redis PendingRequests, a
+// live count; WaitCount is a cumulative total and not a gauge). The pub/sub
+// connection lives in its own pool and is not counted.
+func (b *Bus) PoolStats() (size, idle, max, waiting int64) {
+	s := b.client.PoolStats()
+	return int64(s.TotalConns), int64(s.IdleConns), int64(b.opt.PoolSize), int64(s.PendingRequests)
+}
+
+// Stats returns the bus's counters.
+func (b *Bus) Stats() Stats {
+	return Stats{
+		Published: b.published.Load(), PublishDropped: b.pubDropped.Load(),
+		Received: b.received.Load(), Duplicates: b.dups.Load(),
+		FanoutLag: b.fanLag.Load(), InvalidLag: b.invLag.Load(),
+		Invalidations: b.invs.Load(), Connects: b.connects.Load(),
+	}
+}
+
+// Run connects, subscribes as local interest requires, publishes queued
+// messages and delivers received ones until ctx ends. It returns once all
+// of its goroutines have ended; queued messages are given a last, short
+// chance to be published.
+func (b *Bus) Run(ctx context.Context) {
+	if !b.running.CompareAndSwap(false, true) {
+		return
+	}
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() { defer wg.Done(); b.publishLoop(ctx) }()
+	go func() { defer wg.Done(); b.workLoop(ctx) }()
+	go func() { defer wg.Done(); b.connLoop(ctx) }()
+	wg.Wait()
+	b.stopped.Store(true)
+}
+
+// Close releases the Redis connections. Call it after Run returned.
+func (b *Bus) Close() error {
+	b.stopped.Store(true)
+	if err := b.client.Close(); err != nil && !errors.Is(err, redis.ErrClosed) {
+		return fmt.Errorf("redisbus: close: %w", err)
+	}
+	return nil
+}
