@@ -148,7 +148,12 @@ func TestReplayFailsWithoutNeededSources(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	if _, err := Replay(ctx, b, repoRoot, t.TempDir()); err == nil {
-		t.Error("the relay built without the proto module's sources")
+	_, err = Replay(ctx, b, repoRoot, t.TempDir())
+	if err == nil {
+		t.Fatal("the relay built without the proto module's sources")
+	}
+	// The failure must be the missing package, not some other breakage.
+	if !strings.Contains(err.Error(), "github.com/buzzrelay/buzz/proto/") {
+		t.Errorf("failed for another reason: %v", err)
 	}
 }

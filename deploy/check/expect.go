@@ -13,7 +13,8 @@ type Binary struct {
 	Container string          // its container name in the pod
 	Image     string          // image repository, without tag
 	Vars      map[string]bool // every variable it reads (its `env` subcommand)
-	Health    []string        // HTTP paths its probes may use
+	Liveness  []string        // paths liveness and startup probes may use
+	Readiness []string        // paths readiness probes may use
 }
 
 // Expect names the two programs of the pod.

@@ -29,17 +29,19 @@ func mustAbs(p string) string {
 	return a
 }
 
-// Facts from RELAY.md section 1 and the issue: container names, image
-// repositories, health endpoints. Variable lists are filled in per test.
+// Facts from RELAY.md section 1, the issue and the sidecar's routes:
+// container names, image repositories, health endpoints. Variable lists are filled in per test.
 func expectWith(relayVars, carVars map[string]bool) Expect {
 	return Expect{
 		Relay: Binary{
 			Name: "buzz-relay", Container: "relay", Image: "ghcr.io/buzzrelay/buzz-relay",
-			Vars: relayVars, Health: []string{"/_liveness", "/_readiness"},
+			Vars: relayVars, Liveness: []string{"/_liveness"}, Readiness: []string{"/_readiness"},
 		},
 		Sidecar: Binary{
 			Name: "statsd-sidecar", Container: "statsd-sidecar", Image: "ghcr.io/buzzrelay/statsd-sidecar",
-			Vars: carVars, Health: []string{"/healthz", "/readyz"},
+			// Readiness gates the whole pod's traffic, so it may only mean
+			// "serving" (/healthz), never "stream connected" (/readyz).
+			Vars: carVars, Liveness: []string{"/healthz"}, Readiness: []string{"/healthz"},
 		},
 	}
 }

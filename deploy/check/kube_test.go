@@ -187,8 +187,10 @@ func TestManifestChecksCatchMistakes(t *testing.T) {
 			}},
 		{name: "no liveness probe", want: []string{"no liveness probe"},
 			edit: func(t *testing.T, m *Manifests) { sidecarC(t, m).LivenessProbe = nil }},
-		{name: "liveness equals readiness", want: []string{"same path"},
+		{name: "relay liveness on readiness", want: []string{"liveness probe path \"/_readiness\""},
 			edit: func(t *testing.T, m *Manifests) { relayC(t, m).LivenessProbe.HTTPGet.Path = "/_readiness" }},
+		{name: "sidecar readiness gated on the stream", want: []string{"readiness probe path \"/readyz\""},
+			edit: func(t *testing.T, m *Manifests) { sidecarC(t, m).ReadinessProbe.HTTPGet.Path = "/readyz" }},
 		{name: "relay declares 9102", want: []string{"sidecar only"},
 			edit: func(t *testing.T, m *Manifests) {
 				c := relayC(t, m)

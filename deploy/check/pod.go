@@ -274,29 +274,31 @@ func under(file, dir string) bool {
 
 func checkProbes(c *corev1.Container, b Binary) []error {
 	var errs []error
-	probes := map[string]*corev1.Probe{"liveness": c.LivenessProbe, "readiness": c.ReadinessProbe, "startup": c.StartupProbe}
-	for _, kind := range []string{"liveness", "readiness", "startup"} {
-		pr := probes[kind]
-		if pr == nil {
-			if kind != "startup" {
-				errs = append(errs, fmt.Errorf("container %s: no %s probe", c.Name, kind))
+	for _, pr := range []struct {
+		kind    string
+		probe   *corev1.Probe
+		allowed []string
+	}{
+		{"liveness", c.LivenessProbe, b.Liveness},
+		{"readiness", c.ReadinessProbe, b.Readiness},
+		{"startup", c.StartupProbe, b.Liveness},
+	} {
+		if pr.probe == nil {
+			if pr.kind != "startup" {
+				errs = append(errs, fmt.Errorf("container %s: no %s probe", c.Name, pr.kind))
 			}
 			continue
 		}
-		if pr.HTTPGet == nil {
-			errs = append(errs, fmt.Errorf("container %s: %s probe must be httpGet on a health endpoint", c.Name, kind))
+		if pr.probe.HTTPGet == nil {
+			errs = append(errs, fmt.Errorf("container %s: %s probe must be httpGet on a health endpoint", c.Name, pr.kind))
 			continue
 		}
-		if !slices.Contains(b.Health, pr.HTTPGet.Path) {
-			errs = append(errs, fmt.Errorf("container %s: %s probe path %q is not one of %s's health endpoints %v", c.Name, kind, pr.HTTPGet.Path, b.Name, b.Health))
+		if !slices.Contains(pr.allowed, pr.probe.HTTPGet.Path) {
+			errs = append(errs, fmt.Errorf("container %s: %s probe path %q; %s serves %s checks on %v", c.Name, pr.kind, pr.probe.HTTPGet.Path, b.Name, pr.kind, pr.allowed))
 		}
-		if _, ok := resolvePort(c, pr.HTTPGet.Port); !ok {
-			errs = append(errs, fmt.Errorf("container %s: %s probe port %q is not a port of the container", c.Name, kind, pr.HTTPGet.Port.String()))
+		if _, ok := resolvePort(c, pr.probe.HTTPGet.Port); !ok {
+			errs = append(errs, fmt.Errorf("container %s: %s probe port %q is not a port of the container", c.Name, pr.kind, pr.probe.HTTPGet.Port.String()))
 		}
-	}
-	if c.ReadinessProbe != nil && c.LivenessProbe != nil && c.ReadinessProbe.HTTPGet != nil && c.LivenessProbe.HTTPGet != nil &&
-		c.ReadinessProbe.HTTPGet.Path == c.LivenessProbe.HTTPGet.Path {
-		errs = append(errs, fmt.Errorf("container %s: liveness and readiness use the same path; a draining pod would be killed", c.Name))
 	}
 	return errs
 }

@@ -72,6 +72,10 @@ var Internal = Reply{OK: false, Message: "error: internal error"}
 // called exactly once, before fan-out, so the client learns the outcome
 // before the event reaches other subscribers' queues.
 func (p *Pipeline) Submit(ctx context.Context, pubkey string, ev *nostr.Event, reply func(Reply)) {
+	// Once started, an event's way through storage and audit does not
+	// depend on its connection staying open: a client that disconnects, or
+	// a shutdown that closes the socket, must not cut it off half way.
+	ctx = context.WithoutCancel(ctx)
 	start := time.Now()
 	r, stored := p.accept(ctx, pubkey, ev)
 	if reason, ok := rejectReason(r); ok {

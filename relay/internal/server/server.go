@@ -16,6 +16,7 @@ import (
 
 	"github.com/buzzrelay/buzz/relay/internal/access"
 	"github.com/buzzrelay/buzz/relay/internal/audit"
+	redisbus "github.com/buzzrelay/buzz/relay/internal/bus/redis"
 	"github.com/buzzrelay/buzz/relay/internal/config"
 	"github.com/buzzrelay/buzz/relay/internal/fanout"
 	"github.com/buzzrelay/buzz/relay/internal/httpapi"
@@ -42,6 +43,7 @@ type Server struct {
 	ws      *ws.Handler
 	health  *httpapi.Health
 	rpc     *metricsrpc.Server
+	bus     *redisbus.Bus // nil without REDIS_URL
 
 	httpSrv, healthSrv *http.Server
 	httpLn, healthLn   net.Listener
@@ -71,8 +73,13 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, tracing *tel
 	s.Access = access.New(st, access.Config{Allowlist: cfg.PubkeyAllowlist, RequireRelayMembership: cfg.RequireMembership}, accessObserver{m})
 	s.Index = fanout.NewIndex(s.Access, fanoutObserver{m})
 	s.audit = audit.New(st, auditObserver{m}, audit.Options{QueueSize: 1000, MaxBatch: 100, EnqueueWait: cfg.AuditQueueWait, Logger: log})
+	pub, err := s.newBus(localPublisher{ix: s.Index, tracer: tracing.Tracer})
+	if err != nil {
+		_ = st.Close()
+		return nil, err
+	}
 	pipeline := &ingest.Pipeline{
-		Store: st, Policy: s.Access, Audit: s.audit, Publisher: localPublisher{ix: s.Index, tracer: tracing.Tracer},
+		Store: st, Policy: s.Access, Audit: s.audit, Publisher: pub,
 		Metrics: m, Tracer: tracing.Tracer, Log: log, MaxAge: cfg.MaxEventAge, MaxFuture: cfg.MaxFuture,
 	}
 	s.ws = &ws.Handler{
@@ -133,8 +140,9 @@ func (s *Server) Start() error {
 		metricsrpc.RunPoolSampler(s.bg, s.Metrics, s.cfg.PoolMetricsEvery, func() (int64, int64, int64) {
 			p := s.Store.PoolStats()
 			return p.Size, p.Idle, p.Max
-		}, nil)
+		}, s.redisPoolStats())
 	})
+	s.runBus()
 	go serve(s.log, "ws", s.httpSrv, s.httpLn)
 	go serve(s.log, "health", s.healthSrv, s.healthLn)
 	go func() {
@@ -218,6 +226,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		<-d
 	}
 	_ = s.healthSrv.Shutdown(ctx)
+	if err := s.closeBus(); err != nil {
+		errs = append(errs, fmt.Errorf("close redis: %w", err))
+	}
 	if err := s.Store.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close store: %w", err))
 	}

@@ -131,6 +131,7 @@ type relayProc struct {
 	URL     string // ws://, also RELAY_URL
 	HTTP    string // http:// base of the same port
 	GRPC    string // metrics stream address
+	DataDir string // the embedded store's directory
 	healthz string
 }
 
@@ -151,7 +152,7 @@ func startRelay(t testing.TB, extra map[string]string) *relayProc {
 	for k, v := range extra {
 		vars[k] = v
 	}
-	r := &relayProc{t: t, URL: vars["RELAY_URL"], HTTP: "http://" + vars["BUZZ_BIND_ADDR"]}
+	r := &relayProc{t: t, URL: vars["RELAY_URL"], HTTP: "http://" + vars["BUZZ_BIND_ADDR"], DataDir: vars["BUZZ_DATA_DIR"]}
 	for k, v := range vars {
 		r.env = append(r.env, k+"="+v)
 	}

@@ -99,8 +99,16 @@ func (c *Conn) Send(frame []byte) bool {
 }
 
 // reply enqueues a frame that answers this connection's own request. It
-// waits for room, which only slows this client's own read loop.
+// waits for room, which only slows this client's own read loop. A frame is
+// still accepted after the close began while there is room, so a handler
+// that finishes during shutdown gets its OK out before the close frame.
 func (c *Conn) reply(ctx context.Context, frame []byte) error {
+	select {
+	case c.queue <- frame:
+		c.failedSends.Store(0)
+		return nil
+	default:
+	}
 	select {
 	case c.queue <- frame:
 		c.failedSends.Store(0)
@@ -155,8 +163,10 @@ func (c *Conn) writeLoop() {
 	}
 }
 
-// flushAndClose writes what is already queued (replies the client is owed,
-// such as the OK of an accepted event) and then the close frame.
+// flushAndClose ends the connection. On shutdown (1012) it first lets the
+// in-flight handler finish and writes every reply it queued, so a client
+// whose event was stored still receives its OK; then it sends the close
+// frame and gives the client a moment to answer it.
 func (c *Conn) flushAndClose() {
 	c.closeMu.Lock()
 	code, text := c.closeCode, c.closeText
@@ -166,21 +176,26 @@ func (c *Conn) flushAndClose() {
 	}
 	deadline := time.Now().Add(writeTimeout)
 	if code == closeRestart {
-		for {
+		// Unblock a read loop that waits for the next message; one that is
+		// handling a message finishes it first.
+		_ = c.ws.SetReadDeadline(time.Now())
+		select {
+		case <-c.readDone:
+		case <-time.After(writeTimeout):
+		}
+		for drained := false; !drained; {
 			select {
 			case frame := <-c.queue:
 				_ = c.ws.SetWriteDeadline(deadline)
 				if c.ws.WriteMessage(websocket.TextMessage, frame) != nil {
 					return
 				}
-				continue
 			default:
+				drained = true
 			}
-			break
 		}
 	}
 	_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text), deadline)
-	// Give the client a moment to answer the close handshake.
 	_ = c.ws.SetReadDeadline(time.Now().Add(time.Second))
 	<-c.readDone
 }

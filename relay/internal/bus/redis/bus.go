@@ -157,6 +157,9 @@ func New(opt Options) (*Bus, error) {
 	// quick failure (dropped and counted), never as ingest or shutdown
 	// waiting on a dead socket.
 	ropt.PoolSize = opt.PoolSize
+	// Pipelines share the one pool of BUZZ_REDIS_POOL_SIZE, so the pool
+	// gauges describe every command connection.
+	ropt.PipelinePoolSize = -1
 	ropt.DialTimeout = 2 * time.Second
 	ropt.ReadTimeout = 2 * time.Second
 	ropt.WriteTimeout = 2 * time.Second

@@ -18,18 +18,24 @@ import (
 )
 
 // Rows is a statement's result cursor; pgx.Rows and *sql.Rows both fit.
-type Rows interface {
+type Rows = interface {
 	Next() bool
 	Scan(dest ...any) error
 	Err() error
 }
 
+// Row is one result row; pgx.Row and *sql.Row both fit. Row and Rows are
+// aliases of interface literals, so one driver adapter can satisfy both
+// this DB and records.DB.
+type Row = interface {
+	Scan(dest ...any) error
+}
+
 // DB runs statements for this package.
 type DB interface {
-	// Rows runs sql; the caller calls done once it is finished with rows.
-	Rows(ctx context.Context, sql string, args []any) (rows Rows, done func(), err error)
-	// Int runs sql, which returns one row with one integer.
-	Int(ctx context.Context, sql string, args []any) (int64, error)
+	// Query runs sql; the caller calls done once it is finished with rows.
+	Query(ctx context.Context, sql string, args ...any) (rows Rows, done func(), err error)
+	QueryRow(ctx context.Context, sql string, args ...any) Row
 }
 
 // Query returns the events matching any filter within scope, newest first
@@ -74,7 +80,7 @@ func Query(ctx context.Context, db DB, d sqlbuild.Dialect, filters []nostr.Filte
 // each runs an event statement and calls fn for every row, returning the
 // first error (fn's unwrapped, the driver's wrapped).
 func each(ctx context.Context, db DB, sql string, args []any, fn func(id string, at int64, raw string) error) error {
-	rows, done, err := db.Rows(ctx, sql, args)
+	rows, done, err := db.Query(ctx, sql, args...)
 	if err != nil {
 		return fmt.Errorf("store: query events: %w", err)
 	}
@@ -165,8 +171,8 @@ func Count(ctx context.Context, db DB, d sqlbuild.Dialect, filters []nostr.Filte
 	if sql == "" {
 		return 0, nil
 	}
-	n, err := db.Int(ctx, sql, args)
-	if err != nil {
+	var n int64
+	if err := db.QueryRow(ctx, sql, args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("store: count events: %w", err)
 	}
 	return n, nil

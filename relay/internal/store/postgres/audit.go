@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/buzzrelay/buzz/relay/internal/store"
+	"github.com/buzzrelay/buzz/relay/internal/store/auditlink"
 )
 
 // auditLockKey serialises appends to the audit chain across processes.
@@ -36,19 +37,9 @@ func (s *Store) AppendAudit(ctx context.Context, entries []store.AuditEntry, lin
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("store: append audit: last entry: %w", err)
 	}
+	auditlink.Apply(entries, seq, prev, time.Now(), link)
 	b := &pgx.Batch{}
-	now := time.Now()
-	for i := range entries {
-		e := &entries[i]
-		seq++
-		e.Seq = seq
-		if e.Time.IsZero() {
-			e.Time = now
-		}
-		e.Time = e.Time.UTC().Truncate(time.Microsecond)
-		e.PrevHash = prev
-		e.Hash = link(prev, e)
-		prev = e.Hash
+	for _, e := range entries {
 		b.Queue(`INSERT INTO audit_log (seq, at, actor, action, event_id, kind, channel, detail, prev_hash, hash)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 			e.Seq, e.Time, e.Actor, e.Action, e.EventID, int32(e.Kind), e.Channel, e.Detail, e.PrevHash, e.Hash)

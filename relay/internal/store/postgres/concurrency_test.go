@@ -8,6 +8,7 @@ import (
 
 	"github.com/buzzrelay/buzz/relay/internal/nostr"
 	"github.com/buzzrelay/buzz/relay/internal/store"
+	"github.com/buzzrelay/buzz/relay/internal/store/migration"
 	"github.com/buzzrelay/buzz/relay/internal/store/storetest"
 )
 
@@ -118,7 +119,7 @@ func TestMigrateConcurrently(t *testing.T) {
 		}
 	}
 	s := openTest(t, schema, 2)
-	migs, err := loadMigrations()
+	migs, err := migration.Load(migrationFiles, "migrations")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +127,7 @@ func TestMigrateConcurrently(t *testing.T) {
 	if err := s.Pool().QueryRow(ctx, "SELECT count(*), max(version) FROM schema_migrations").Scan(&n, &maxV); err != nil {
 		t.Fatal(err)
 	}
-	if n != len(migs) || maxV != migs[len(migs)-1].version {
+	if n != len(migs) || maxV != migs[len(migs)-1].Version {
 		t.Fatalf("schema_migrations has %d rows up to %d, want %d", n, maxV, len(migs))
 	}
 	if err := Migrate(ctx, testURL(), Options{Schema: schema}); err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/buzzrelay/buzz/relay/internal/nostr"
 	"github.com/buzzrelay/buzz/relay/internal/store"
+	"github.com/buzzrelay/buzz/relay/internal/store/sqlbuild"
 )
 
 // TestQueryPlansUseIndexes loads 200 000 events and checks, with EXPLAIN of
@@ -77,7 +78,7 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		{"id", []nostr.Filter{{IDs: []string{"00"}}}, store.Scope{}, "events_pkey", 0},
 	}
 	for _, c := range cases {
-		sql, args, goFilters := buildQuery(c.filters, c.scope)
+		sql, args, goFilters := sqlbuild.Query(dialect, c.filters, c.scope)
 		if len(goFilters) != 0 || sql == "" {
 			t.Fatalf("%s: not answered by one statement", c.name)
 		}
@@ -98,7 +99,7 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		}
 	}
 	// The count of a channel is index-only work too.
-	sql, args, err := buildCount([]nostr.Filter{{Tags: map[string][]string{"h": {chID}}}}, store.Scope{})
+	sql, args, err := sqlbuild.Count(dialect, []nostr.Filter{{Tags: map[string][]string{"h": {chID}}}}, store.Scope{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,56 +4,20 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"io/fs"
-	"sort"
-	"strconv"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/buzzrelay/buzz/relay/internal/store/migration"
 )
 
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// migration is one versioned SQL file, named NNNN_description.sql.
-type migration struct {
-	version int
-	sql     string
-}
-
-func loadMigrations() ([]migration, error) {
-	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
-	if err != nil {
-		return nil, fmt.Errorf("store: list migrations: %w", err)
-	}
-	var out []migration
-	for _, name := range names {
-		base := strings.TrimPrefix(name, "migrations/")
-		num, _, ok := strings.Cut(base, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v <= 0 {
-			return nil, fmt.Errorf("store: migration %q is not named NNNN_name.sql", base)
-		}
-		body, err := migrationFiles.ReadFile(name)
-		if err != nil {
-			return nil, fmt.Errorf("store: read migration %q: %w", base, err)
-		}
-		out = append(out, migration{version: v, sql: string(body)})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
-	for i := 1; i < len(out); i++ {
-		if out[i].version == out[i-1].version {
-			return nil, fmt.Errorf("store: two migrations with version %d", out[i].version)
-		}
-	}
-	return out, nil
-}
-
 // Migrate applies pending migrations. It holds a session advisory lock
 // (keyed by the schema) while it works, so processes starting together
 // migrate one at a time and the later ones find nothing left to do.
 func Migrate(ctx context.Context, url string, opts Options) error {
-	migs, err := loadMigrations()
+	migs, err := migration.Load(migrationFiles, "migrations")
 	if err != nil {
 		return err
 	}
@@ -96,22 +60,15 @@ func Migrate(ctx context.Context, url string, opts Options) error {
 	)`); err != nil {
 		return fmt.Errorf("store: migrate: create schema_migrations: %w", err)
 	}
-	applied := map[int]bool{}
 	rows, err := conn.Query(ctx, "SELECT version FROM schema_migrations")
 	if err != nil {
 		return fmt.Errorf("store: migrate: read versions: %w", err)
 	}
-	versions, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	applied, err := pgx.CollectRows(rows, pgx.RowTo[int])
 	if err != nil {
 		return fmt.Errorf("store: migrate: read versions: %w", err)
 	}
-	for _, v := range versions {
-		applied[int(v)] = true
-	}
-	for _, m := range migs {
-		if applied[m.version] {
-			continue
-		}
+	for _, m := range migration.Pending(migs, applied) {
 		if err := applyMigration(ctx, conn, m); err != nil {
 			return err
 		}
@@ -119,20 +76,20 @@ func Migrate(ctx context.Context, url string, opts Options) error {
 	return nil
 }
 
-func applyMigration(ctx context.Context, conn *pgx.Conn, m migration) error {
+func applyMigration(ctx context.Context, conn *pgx.Conn, m migration.File) error {
 	tx, err := conn.Begin(ctx)
 	if err != nil {
-		return fmt.Errorf("store: migrate %d: begin: %w", m.version, err)
+		return fmt.Errorf("store: migrate %d: begin: %w", m.Version, err)
 	}
 	defer func() { _ = tx.Rollback(ctx) }()
-	if _, err := tx.Exec(ctx, m.sql); err != nil {
-		return fmt.Errorf("store: migrate %d: %w", m.version, err)
+	if _, err := tx.Exec(ctx, m.SQL); err != nil {
+		return fmt.Errorf("store: migrate %d: %w", m.Version, err)
 	}
-	if _, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version) VALUES ($1)", m.version); err != nil {
-		return fmt.Errorf("store: migrate %d: record version: %w", m.version, err)
+	if _, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version) VALUES ($1)", m.Version); err != nil {
+		return fmt.Errorf("store: migrate %d: record version: %w", m.Version, err)
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("store: migrate %d: commit: %w", m.version, err)
+		return fmt.Errorf("store: migrate %d: commit: %w", m.Version, err)
 	}
 	return nil
 }

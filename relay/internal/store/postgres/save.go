@@ -5,13 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/buzzrelay/buzz/relay/internal/nostr"
 	"github.com/buzzrelay/buzz/relay/internal/store"
+	"github.com/buzzrelay/buzz/relay/internal/store/eventrow"
+	"github.com/buzzrelay/buzz/relay/internal/store/saverule"
 )
 
 // Save stores ev in one transaction. Before reading anything it takes
@@ -21,21 +22,18 @@ import (
 // slot therefore run one after another in whichever relay process they
 // arrive, and each sees what the previous one committed.
 func (s *Store) Save(ctx context.Context, ev *nostr.Event, change *store.ChannelChange) error {
-	if nostr.IsEphemeral(ev.Kind) {
-		return fmt.Errorf("store: save: ephemeral kind %d is never stored", ev.Kind)
-	}
-	r := newRow(ev)
-	if strings.ContainsRune(r.channel, 0) {
-		return fmt.Errorf("store: save: channel %w", store.ErrNotFound)
+	r, err := saverule.Prepare(ev, tagKey)
+	if err != nil {
+		return err
 	}
 	var delIDs []string
 	var delKeys [][]byte
 	if ev.Kind == nostr.KindDeletion {
-		delIDs, delKeys = deletionTargets(ev)
+		delIDs, delKeys = eventrow.DeletionTargets(ev)
 	}
 	locks := []int64{idLockKey(ev.ID)}
-	if r.replaceKey != nil {
-		locks = append(locks, lockKey(r.replaceKey))
+	if r.ReplaceKey != nil {
+		locks = append(locks, lockKey(r.ReplaceKey))
 	}
 	for _, id := range delIDs {
 		locks = append(locks, idLockKey(id))
@@ -56,21 +54,10 @@ func (s *Store) Save(ctx context.Context, ev *nostr.Event, change *store.Channel
 	if err != nil {
 		return err
 	}
-	switch {
-	case st.deleted:
-		return store.ErrDeleted
-	case st.duplicate:
-		return store.ErrDuplicate
-	case st.addrDeletedUntil != nil && ev.CreatedAt <= *st.addrDeletedUntil:
-		return store.ErrDeleted
-	case st.currentAt != nil && (*st.currentAt > ev.CreatedAt || (*st.currentAt == ev.CreatedAt && *st.currentID < ev.ID)):
-		return store.ErrSuperseded
+	if err := saverule.Check(r, st, change); err != nil {
+		return err
 	}
-	creating := change != nil && change.Create != nil && change.Create.ID == r.channel
-	if r.channel != "" && !st.channelExists && !creating {
-		return fmt.Errorf("store: save: channel %w", store.ErrNotFound)
-	}
-	if err := writeSave(ctx, tx, r, st.currentAt != nil, change, delIDs, delKeys); err != nil {
+	if err := writeSave(ctx, tx, r, st.CurrentAt != nil, change, delIDs, delKeys); err != nil {
 		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -79,16 +66,8 @@ func (s *Store) Save(ctx context.Context, ev *nostr.Event, change *store.Channel
 	return nil
 }
 
-// saveState is what Save learns, under its locks, before writing.
-type saveState struct {
-	deleted, duplicate, channelExists bool
-	addrDeletedUntil                  *int64
-	currentAt                         *int64
-	currentID                         *string
-}
-
 // checkSave takes the locks and reads the state in one round trip.
-func checkSave(ctx context.Context, tx pgx.Tx, r row, locks []int64) (saveState, error) {
+func checkSave(ctx context.Context, tx pgx.Tx, r eventrow.Row, locks []int64) (saverule.Stored, error) {
 	b := &pgx.Batch{}
 	for _, k := range locks {
 		b.Queue("SELECT pg_advisory_xact_lock($1)", k)
@@ -100,28 +79,28 @@ func checkSave(ctx context.Context, tx pgx.Tx, r row, locks []int64) (saveState,
 		(SELECT created_at FROM events WHERE replace_key = $3::bytea),
 		(SELECT id FROM events WHERE replace_key = $3::bytea),
 		$4::text = '' OR EXISTS (SELECT 1 FROM channels WHERE id = $4::text)`,
-		r.ev.ID, r.ev.PubKey, r.replaceKey, r.channel)
+		r.Event.ID, r.Event.PubKey, r.ReplaceKey, r.Channel)
 	br := tx.SendBatch(ctx, b)
 	defer func() { _ = br.Close() }()
 	for range locks {
 		if _, err := br.Exec(); err != nil {
-			return saveState{}, fmt.Errorf("store: save: lock: %w", err)
+			return saverule.Stored{}, fmt.Errorf("store: save: lock: %w", err)
 		}
 	}
-	var st saveState
-	if err := br.QueryRow().Scan(&st.deleted, &st.duplicate, &st.addrDeletedUntil, &st.currentAt, &st.currentID, &st.channelExists); err != nil {
-		return saveState{}, fmt.Errorf("store: save: check: %w", err)
+	var st saverule.Stored
+	if err := br.QueryRow().Scan(&st.Deleted, &st.Duplicate, &st.AddrDeletedUntil, &st.CurrentAt, &st.CurrentID, &st.ChannelExists); err != nil {
+		return saverule.Stored{}, fmt.Errorf("store: save: check: %w", err)
 	}
 	if err := br.Close(); err != nil {
-		return saveState{}, fmt.Errorf("store: save: check: %w", err)
+		return saverule.Stored{}, fmt.Errorf("store: save: check: %w", err)
 	}
 	return st, nil
 }
 
 // writeSave applies the replacement, channel change, insert and deletions
 // in one round trip.
-func writeSave(ctx context.Context, tx pgx.Tx, r row, replaces bool, change *store.ChannelChange, delIDs []string, delKeys [][]byte) error {
-	ev := r.ev
+func writeSave(ctx context.Context, tx pgx.Tx, r eventrow.Row, replaces bool, change *store.ChannelChange, delIDs []string, delKeys [][]byte) error {
+	ev := r.Event
 	b := &pgx.Batch{}
 	type step struct {
 		what  string
@@ -133,14 +112,14 @@ func writeSave(ctx context.Context, tx pgx.Tx, r row, replaces bool, change *sto
 		steps = append(steps, step{what, check})
 	}
 	if replaces {
-		queue("replace", nil, "DELETE FROM events WHERE replace_key = $1", r.replaceKey)
+		queue("replace", nil, "DELETE FROM events WHERE replace_key = $1", r.ReplaceKey)
 	}
 	if change != nil {
 		queueChange(queue, change)
 	}
 	var channel *string
-	if r.channel != "" {
-		channel = &r.channel
+	if r.Channel != "" {
+		channel = &r.Channel
 	}
 	queue("insert event", func(tag pgconn.CommandTag) error {
 		if tag.RowsAffected() == 0 {
@@ -149,11 +128,11 @@ func writeSave(ctx context.Context, tx pgx.Tx, r row, replaces bool, change *sto
 		return nil
 	}, `INSERT INTO events (id, pubkey, created_at, kind, channel, replace_key, raw)
 		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING`,
-		ev.ID, ev.PubKey, ev.CreatedAt, int32(ev.Kind), channel, r.replaceKey, r.raw)
-	if len(r.tagNames) > 0 {
+		ev.ID, ev.PubKey, ev.CreatedAt, int32(ev.Kind), channel, r.ReplaceKey, r.Raw)
+	if len(r.TagNames) > 0 {
 		queue("insert tags", nil, `INSERT INTO event_tags (event_id, name, value, created_at)
 			SELECT $1::text, n, v, $4::bigint FROM unnest($2::text[], $3::text[]) AS t(n, v)`,
-			ev.ID, r.tagNames, r.tagValues, ev.CreatedAt)
+			ev.ID, r.TagNames, r.TagValues, ev.CreatedAt)
 	}
 	if len(delIDs) > 0 {
 		queue("delete by id", nil, "DELETE FROM events WHERE id = ANY($1) AND pubkey = $2 AND kind <> 5", delIDs, ev.PubKey)

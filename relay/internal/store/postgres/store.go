@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/buzzrelay/buzz/relay/internal/store"
+	"github.com/buzzrelay/buzz/relay/internal/store/records"
 )
 
 // Options configures Open.
@@ -29,10 +30,15 @@ type Options struct {
 
 // Store is a store.Store on a pgxpool.
 type Store struct {
-	pool   *pgxpool.Pool
-	allow  *pubkeyList
-	member *pubkeyList
+	pool *pgxpool.Pool
+	db   poolDB
+	// recordSet answers Channel, Membership, MemberChannels, Members,
+	// Allowlist and RelayMembers.
+	*recordSet
 }
+
+// recordSet names the embedded records.Records without exporting a field.
+type recordSet = records.Records
 
 var _ store.Store = (*Store)(nil)
 
@@ -74,10 +80,11 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("store: ping: %w", err)
 	}
+	db := poolDB{pool}
 	return &Store{
-		pool:   pool,
-		allow:  &pubkeyList{pool: pool, table: "allowlist"},
-		member: &pubkeyList{pool: pool, table: "relay_members"},
+		pool:      pool,
+		db:        db,
+		recordSet: records.New(db, true),
 	}, nil
 }
 
@@ -99,12 +106,6 @@ func (s *Store) PoolStats() store.PoolStats {
 		Max:  int64(st.MaxConns()),
 	}
 }
-
-// Allowlist is the pubkey allowlist (BUZZ_PUBKEY_ALLOWLIST).
-func (s *Store) Allowlist() store.PubkeyList { return s.allow }
-
-// RelayMembers is the relay membership list (BUZZ_REQUIRE_RELAY_MEMBERSHIP).
-func (s *Store) RelayMembers() store.PubkeyList { return s.member }
 
 // DropSchema removes schema and everything in it; tests call it in Cleanup.
 func DropSchema(ctx context.Context, url, schema string) error {

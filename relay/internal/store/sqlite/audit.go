@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/buzzrelay/buzz/relay/internal/store"
+	"github.com/buzzrelay/buzz/relay/internal/store/auditlink"
 )
 
 // AppendAudit appends entries in one IMMEDIATE transaction, so the last
@@ -29,18 +30,8 @@ func (s *Store) AppendAudit(ctx context.Context, entries []store.AuditEntry, lin
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("store: append audit: last entry: %w", err)
 	}
-	now := time.Now()
-	for i := range entries {
-		e := &entries[i]
-		seq++
-		e.Seq = seq
-		if e.Time.IsZero() {
-			e.Time = now
-		}
-		e.Time = e.Time.UTC().Truncate(time.Microsecond)
-		e.PrevHash = prev
-		e.Hash = link(prev, e)
-		prev = e.Hash
+	auditlink.Apply(entries, seq, prev, time.Now(), link)
+	for _, e := range entries {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO audit_log (seq, at, actor, action, event_id, kind, channel, detail, prev_hash, hash)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			e.Seq, e.Time.UnixMicro(), e.Actor, e.Action, e.EventID, e.Kind, e.Channel, e.Detail, e.PrevHash, e.Hash); err != nil {

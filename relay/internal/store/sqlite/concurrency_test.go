@@ -9,6 +9,7 @@ import (
 
 	"github.com/buzzrelay/buzz/relay/internal/nostr"
 	"github.com/buzzrelay/buzz/relay/internal/store"
+	"github.com/buzzrelay/buzz/relay/internal/store/sqlbuild"
 	"github.com/buzzrelay/buzz/relay/internal/store/storetest"
 )
 
@@ -66,7 +67,7 @@ func TestTwoOpenersOneFile(t *testing.T) {
 func TestChannelQueryUsesIndex(t *testing.T) {
 	s := openTest(t, t.TempDir())
 	limit := 100
-	q, args, _ := buildQuery([]nostr.Filter{{Tags: map[string][]string{"h": {"6f1d8c1e-0d4a-4c55-9b1e-000000000001"}}, Limit: &limit}}, store.Scope{})
+	q, args, _ := sqlbuild.Query(dialect, []nostr.Filter{{Tags: map[string][]string{"h": {"6f1d8c1e-0d4a-4c55-9b1e-000000000001"}}, Limit: &limit}}, store.Scope{})
 	rows, err := s.DB().Query("EXPLAIN QUERY PLAN "+q, args...)
 	if err != nil {
 		t.Fatal(err)

@@ -5,53 +5,18 @@ import (
 	"database/sql"
 	"embed"
 	"fmt"
-	"io/fs"
-	"sort"
-	"strconv"
-	"strings"
+
+	"github.com/buzzrelay/buzz/relay/internal/store/migration"
 )
 
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-type migration struct {
-	version int
-	sql     string
-}
-
-func loadMigrations() ([]migration, error) {
-	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
-	if err != nil {
-		return nil, fmt.Errorf("store: list migrations: %w", err)
-	}
-	var out []migration
-	for _, name := range names {
-		base := strings.TrimPrefix(name, "migrations/")
-		num, _, ok := strings.Cut(base, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v <= 0 {
-			return nil, fmt.Errorf("store: migration %q is not named NNNN_name.sql", base)
-		}
-		body, err := migrationFiles.ReadFile(name)
-		if err != nil {
-			return nil, fmt.Errorf("store: read migration %q: %w", base, err)
-		}
-		out = append(out, migration{version: v, sql: string(body)})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
-	for i := 1; i < len(out); i++ {
-		if out[i].version == out[i-1].version {
-			return nil, fmt.Errorf("store: two migrations with version %d", out[i].version)
-		}
-	}
-	return out, nil
-}
-
 // migrate applies pending migrations in one IMMEDIATE transaction: a second
 // process starting at the same moment waits for the lock and then finds
 // every version recorded.
 func migrate(ctx context.Context, db *sql.DB) error {
-	migs, err := loadMigrations()
+	migs, err := migration.Load(migrationFiles, "migrations")
 	if err != nil {
 		return err
 	}
@@ -70,14 +35,14 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	if err != nil {
 		return fmt.Errorf("store: migrate: read versions: %w", err)
 	}
-	applied := map[int]bool{}
+	var applied []int
 	for rows.Next() {
 		var v int
 		if err := rows.Scan(&v); err != nil {
 			_ = rows.Close()
 			return fmt.Errorf("store: migrate: read versions: %w", err)
 		}
-		applied[v] = true
+		applied = append(applied, v)
 	}
 	if err := rows.Err(); err != nil {
 		_ = rows.Close()
@@ -86,15 +51,12 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	if err := rows.Close(); err != nil {
 		return fmt.Errorf("store: migrate: read versions: %w", err)
 	}
-	for _, m := range migs {
-		if applied[m.version] {
-			continue
+	for _, m := range migration.Pending(migs, applied) {
+		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+			return fmt.Errorf("store: migrate %d: %w", m.Version, err)
 		}
-		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-			return fmt.Errorf("store: migrate %d: %w", m.version, err)
-		}
-		if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version) VALUES (?)", m.version); err != nil {
-			return fmt.Errorf("store: migrate %d: record version: %w", m.version, err)
+		if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version) VALUES (?)", m.Version); err != nil {
+			return fmt.Errorf("store: migrate %d: record version: %w", m.Version, err)
 		}
 	}
 	if err := tx.Commit(); err != nil {

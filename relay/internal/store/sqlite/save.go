@@ -4,22 +4,20 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 
 	"github.com/buzzrelay/buzz/relay/internal/nostr"
 	"github.com/buzzrelay/buzz/relay/internal/store"
+	"github.com/buzzrelay/buzz/relay/internal/store/eventrow"
+	"github.com/buzzrelay/buzz/relay/internal/store/saverule"
 )
 
 // Save stores ev in one IMMEDIATE transaction: it holds the database's
 // write lock from the first read, so the checks and the writes see one
 // consistent state even with other processes on the same file.
 func (s *Store) Save(ctx context.Context, ev *nostr.Event, change *store.ChannelChange) error {
-	if nostr.IsEphemeral(ev.Kind) {
-		return fmt.Errorf("store: save: ephemeral kind %d is never stored", ev.Kind)
-	}
-	r := newRow(ev)
-	if strings.ContainsRune(r.channel, 0) {
-		return fmt.Errorf("store: save: channel %w", store.ErrNotFound)
+	r, err := saverule.Prepare(ev, nil)
+	if err != nil {
+		return err
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -27,9 +25,7 @@ func (s *Store) Save(ctx context.Context, ev *nostr.Event, change *store.Channel
 	}
 	defer func() { _ = tx.Rollback() }()
 
-	var deleted, duplicate, channelExists bool
-	var addrDeletedUntil, currentAt sql.NullInt64
-	var currentID sql.NullString
+	var st saverule.Stored
 	err = tx.QueryRowContext(ctx, `SELECT
 		EXISTS (SELECT 1 FROM deleted_events WHERE id = ?1 AND pubkey = ?2),
 		EXISTS (SELECT 1 FROM events WHERE id = ?1),
@@ -37,27 +33,16 @@ func (s *Store) Save(ctx context.Context, ev *nostr.Event, change *store.Channel
 		(SELECT created_at FROM events WHERE replace_key = ?3),
 		(SELECT id FROM events WHERE replace_key = ?3),
 		?4 = '' OR EXISTS (SELECT 1 FROM channels WHERE id = ?4)`,
-		ev.ID, ev.PubKey, r.replaceKey, r.channel).
-		Scan(&deleted, &duplicate, &addrDeletedUntil, &currentAt, &currentID, &channelExists)
+		ev.ID, ev.PubKey, r.ReplaceKey, r.Channel).
+		Scan(&st.Deleted, &st.Duplicate, &st.AddrDeletedUntil, &st.CurrentAt, &st.CurrentID, &st.ChannelExists)
 	if err != nil {
 		return fmt.Errorf("store: save: check: %w", err)
 	}
-	switch {
-	case deleted:
-		return store.ErrDeleted
-	case duplicate:
-		return store.ErrDuplicate
-	case addrDeletedUntil.Valid && ev.CreatedAt <= addrDeletedUntil.Int64:
-		return store.ErrDeleted
-	case currentAt.Valid && (currentAt.Int64 > ev.CreatedAt || (currentAt.Int64 == ev.CreatedAt && currentID.String < ev.ID)):
-		return store.ErrSuperseded
+	if err := saverule.Check(r, st, change); err != nil {
+		return err
 	}
-	creating := change != nil && change.Create != nil && change.Create.ID == r.channel
-	if r.channel != "" && !channelExists && !creating {
-		return fmt.Errorf("store: save: channel %w", store.ErrNotFound)
-	}
-	if currentAt.Valid {
-		if _, err := tx.ExecContext(ctx, "DELETE FROM events WHERE replace_key = ?", r.replaceKey); err != nil {
+	if st.CurrentAt != nil {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM events WHERE replace_key = ?", r.ReplaceKey); err != nil {
 			return fmt.Errorf("store: save: replace: %w", err)
 		}
 	}
@@ -80,23 +65,23 @@ func (s *Store) Save(ctx context.Context, ev *nostr.Event, change *store.Channel
 	return nil
 }
 
-func insertEvent(ctx context.Context, tx *sql.Tx, r row) error {
-	ev := r.ev
+func insertEvent(ctx context.Context, tx *sql.Tx, r eventrow.Row) error {
+	ev := r.Event
 	// NULL, not an empty value, for absent columns: the partial indexes
 	// skip NULLs and the replace_key index is unique.
 	var channel, replaceKey any
-	if r.channel != "" {
-		channel = r.channel
+	if r.Channel != "" {
+		channel = r.Channel
 	}
-	if r.replaceKey != nil {
-		replaceKey = r.replaceKey
+	if r.ReplaceKey != nil {
+		replaceKey = r.ReplaceKey
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO events (id, pubkey, created_at, kind, channel, replace_key, raw)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		ev.ID, ev.PubKey, ev.CreatedAt, ev.Kind, channel, replaceKey, r.raw); err != nil {
+		ev.ID, ev.PubKey, ev.CreatedAt, ev.Kind, channel, replaceKey, r.Raw); err != nil {
 		return fmt.Errorf("store: save: insert event: %w", err)
 	}
-	if len(r.tagNames) == 0 {
+	if len(r.TagNames) == 0 {
 		return nil
 	}
 	stmt, err := tx.PrepareContext(ctx, "INSERT INTO event_tags (event_id, name, value, created_at) VALUES (?, ?, ?, ?)")
@@ -104,8 +89,8 @@ func insertEvent(ctx context.Context, tx *sql.Tx, r row) error {
 		return fmt.Errorf("store: save: insert tags: %w", err)
 	}
 	defer func() { _ = stmt.Close() }()
-	for i := range r.tagNames {
-		if _, err := stmt.ExecContext(ctx, ev.ID, r.tagNames[i], r.tagValues[i], ev.CreatedAt); err != nil {
+	for i := range r.TagNames {
+		if _, err := stmt.ExecContext(ctx, ev.ID, r.TagNames[i], r.TagValues[i], ev.CreatedAt); err != nil {
 			return fmt.Errorf("store: save: insert tags: %w", err)
 		}
 	}
@@ -164,7 +149,7 @@ func applyChange(ctx context.Context, tx *sql.Tx, change *store.ChannelChange) e
 // (never other deletions) and the author's addresses up to its created_at,
 // leaving tombstones for both.
 func applyDeletion(ctx context.Context, tx *sql.Tx, ev *nostr.Event) error {
-	ids, keys := deletionTargets(ev)
+	ids, keys := eventrow.DeletionTargets(ev)
 	for _, id := range ids {
 		if _, err := tx.ExecContext(ctx, "DELETE FROM events WHERE id = ? AND pubkey = ? AND kind <> 5", id, ev.PubKey); err != nil {
 			return fmt.Errorf("store: save: delete by id: %w", err)

@@ -18,6 +18,7 @@ import (
 	"modernc.org/sqlite" // also registers the "sqlite" driver
 
 	"github.com/buzzrelay/buzz/relay/internal/store"
+	"github.com/buzzrelay/buzz/relay/internal/store/records"
 )
 
 // FileName is the database file inside the data directory.
@@ -31,10 +32,15 @@ const maxConns = 8
 
 // Store is a store.Store on one SQLite database file.
 type Store struct {
-	db     *sql.DB
-	allow  *pubkeyList
-	member *pubkeyList
+	db   *sql.DB
+	conn sqlDB
+	// recordSet answers Channel, Membership, MemberChannels, Members,
+	// Allowlist and RelayMembers.
+	*recordSet
 }
+
+// recordSet names the embedded records.Records without exporting a field.
+type recordSet = records.Records
 
 var _ store.Store = (*Store)(nil)
 
@@ -51,10 +57,11 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 		_ = db.Close()
 		return nil, err
 	}
+	conn := sqlDB{db}
 	return &Store{
-		db:     db,
-		allow:  &pubkeyList{db: db, table: "allowlist"},
-		member: &pubkeyList{db: db, table: "relay_members"},
+		db:        db,
+		conn:      conn,
+		recordSet: records.New(conn, false),
 	}, nil
 }
 
@@ -104,12 +111,6 @@ func (s *Store) PoolStats() store.PoolStats {
 	st := s.db.Stats()
 	return store.PoolStats{Size: int64(st.OpenConnections), Idle: int64(st.Idle), Max: int64(st.MaxOpenConnections)}
 }
-
-// Allowlist is the pubkey allowlist (BUZZ_PUBKEY_ALLOWLIST).
-func (s *Store) Allowlist() store.PubkeyList { return s.allow }
-
-// RelayMembers is the relay membership list (BUZZ_REQUIRE_RELAY_MEMBERSHIP).
-func (s *Store) RelayMembers() store.PubkeyList { return s.member }
 
 // migrateRetrying runs migrate, retrying while the file is busy. While a
 // new file is switched to WAL by one opener, SQLite can refuse another's
