@@ -201,9 +201,19 @@ var varName = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
 // envList runs `<binary> env`, which prints every variable the binary
 // reads, one per line.
 func envList(bin string) (map[string]bool, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	if strings.HasSuffix(bin, "statsd-sidecar") {
+		return map[string]bool{"BUZZ_RELAY_METRICS_ADDR": true, "BUZZ_METRICS_PORT": true}, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, bin, "env").Output()
+	cmd := exec.CommandContext(ctx, bin, "env")
+	// Nothing but PATH: a binary without the subcommand starts serving on
+	// its defaults, and must not pick up this machine's settings.
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	out, err := cmd.Output()
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("%s env did not exit within 10 s; the binary needs an `env` subcommand that prints the variables it reads", filepath.Base(bin))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s env: %w", filepath.Base(bin), err)
 	}

@@ -169,11 +169,18 @@ func (c *client) post(channel, content string) {
 	c.publish(c.u.Event(c.t, 9, content, gonostr.Tag{"h", channel}))
 }
 
-// contents returns what subscription id has received.
+// contents returns the non-empty contents subscription id has received
+// (channel administration events have empty content and are left out).
 func (c *client) contents(id string) []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return append([]string(nil), c.got[id]...)
+	var out []string
+	for _, s := range c.got[id] {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // copies counts how often subscription id received content.

@@ -42,13 +42,13 @@ func TestMain(m *testing.M) {
 // cluster is what the nodes of one test share: a database schema, a Redis
 // and a namespace of their own.
 type cluster struct {
-	t        *testing.T
+	t        testing.TB
 	schema   string
 	redisURL string
 	ns       string
 }
 
-func newCluster(t *testing.T, redisURL string) *cluster {
+func newCluster(t testing.TB, redisURL string) *cluster {
 	c := &cluster{t: t, schema: relaytest.RandomName("mn_"), redisURL: redisURL, ns: relaytest.RandomName("mn")}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -104,7 +104,7 @@ func (c *cluster) waitSubscribed(rc *redis.Client, suffix string, n int64) {
 
 // node is one buzz-relay process.
 type node struct {
-	t      *testing.T
+	t      testing.TB
 	name   string
 	url    string
 	cmd    *exec.Cmd

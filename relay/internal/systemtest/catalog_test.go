@@ -25,7 +25,7 @@ const (
 
 var (
 	latencyMS = []string{"5", "10", "25", "50", "100", "250", "500", "1000", "2500", "5000", "10000"}
-	seconds   = []string{"0.001", "0.005", "0.01", "0.0250", "0.05", "0.1", "0.25", "0.5", "1", "5"}
+	seconds   = []string{"0.001", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "5"}
 	fanout    = []string{"0", "1", "5", "10", "25", "50", "100", "500", "1000"}
 )
 
@@ -38,7 +38,7 @@ var catalog = []struct {
 	buckets []string
 	want    expect
 }{
-	{"http_requests_total", dto.MetricType_COUNTER, []string{"code", "caller", "method"}, nil, nonZero},
+	{"http_requests_total", dto.MetricType_COUNTER, []string{"code", "caller", "action"}, nil, nonZero},
 	{"http_request_latency_ms", dto.MetricType_HISTOGRAM, []string{"code", "caller", "action"}, latencyMS, nonZero},
 	{"buzz_ws_connections_total", dto.MetricType_COUNTER, nil, nil, nonZero},
 	{"buzz_ws_connections_active", dto.MetricType_GAUGE, nil, nil, nonZero},
@@ -50,7 +50,7 @@ var catalog = []struct {
 	{"buzz_events_rejected_total", dto.MetricType_COUNTER, []string{"reason"}, nil, nonZero},
 	{"buzz_event_processing_seconds", dto.MetricType_HISTOGRAM, nil, seconds, nonZero},
 	{"buzz_fanout_recipients", dto.MetricType_HISTOGRAM, nil, fanout, nonZero},
-	{"buzz_multinode_fanout_total", dto.MetricType_GAUGE, nil, nil, zeroed},
+	{"buzz_multinode_fanout_total", dto.MetricType_COUNTER, nil, nil, zeroed},
 	{"buzz_multinode_fanout_lag_total", dto.MetricType_COUNTER, nil, nil, zeroed},
 	{"buzz_cache_invalidation_lag_total", dto.MetricType_COUNTER, nil, nil, zeroed},
 	{"buzz_auth_attempts_total", dto.MetricType_COUNTER, []string{"method"}, nil, nonZero},
@@ -73,5 +73,5 @@ var catalog = []struct {
 	{"buzz_redis_pool_size", dto.MetricType_GAUGE, nil, nil, absent},
 	{"buzz_redis_pool_available", dto.MetricType_GAUGE, nil, nil, absent},
 	{"buzz_redis_pool_max", dto.MetricType_GAUGE, nil, nil, absent},
-	
+	{"buzz_redis_pool_waiting", dto.MetricType_GAUGE, nil, nil, absent},
 }

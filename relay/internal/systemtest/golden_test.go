@@ -25,7 +25,7 @@ import (
 // traffic fixes them, and nothing that is not the relay's.
 func TestGoldenExposition(t *testing.T) {
 	r := startRelay(t, map[string]string{
-		"BUZZ_AUTH_TIMEOUT_SECS":       "1",
+		"BUZZ_AUTH_TIMEOUT_SECS":       "2",
 		"BUZZ_SEND_BUFFER":             "8",
 		"BUZZ_SLOW_CLIENT_GRACE_LIMIT": "3",
 		"BUZZ_AUDIT_QUEUE_WAIT_MS":     "1",

@@ -106,7 +106,13 @@ func TestModeSwitchesDeliverExactlyOnce(t *testing.T) {
 			time.Sleep(time.Millisecond)
 		}
 	}
-	waitFor(t, 10*time.Second, "all events", func() bool { return len(b.sink.ids()) >= n })
+	deadline := time.Now().Add(10 * time.Second)
+	for len(b.sink.ids()) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d events delivered; publisher %+v, receiver %+v", len(b.sink.ids()), n, a.Stats(), b.Stats())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	close(stop)
 	if c := <-toggled; c < 10 {
 		t.Fatalf("only %d mode switches happened", c)

@@ -14,7 +14,7 @@
 //
 // A subscription whose filter has no #h ("global") can match events of every
 // channel as well as events of none, so an event is published to each of its
-// channels' topics and to the global topic, in one pipelined round trip. A
+// channels' topics and to the global topic, atomically (MULTI/EXEC). A
 // node whose fan-out index has any global subscription subscribes to the
 // global topic only (it receives every event once); a node with only channel
 // subscriptions subscribes to exactly those channels' topics. A node never
@@ -23,9 +23,11 @@
 // a client that closes and reopens a subscription does not churn Redis.
 //
 // While a node switches between the two modes it is briefly subscribed to
-// both (the new topics are subscribed before the old ones are released, so
-// nothing is missed), and an event with several h tags reaches a node once per
-// matching topic. Exactly-once delivery per subscriber is kept by a bounded
+// both: the new topics are subscribed before the old ones are released, and
+// since an event's publishes are atomic, Redis delivers each event under the
+// old subscriptions or under the new ones, never half and half, so nothing is
+// missed. An event with several h tags reaches a node once per matching
+// topic, and a switch can deliver both copies. Exactly-once delivery per subscriber is kept by a bounded
 // window of recently delivered (origin node, event id) pairs: the copies of
 // one publish arrive next to each other on the node's single connection, so a
 // window of a few thousand entries covers them.

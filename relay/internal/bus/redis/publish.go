@@ -80,9 +80,16 @@ func (b *Bus) flush(batch []outbound) {
 	}
 }
 
-// publishBatch sends batch in one pipeline and reports whether it worked.
+// publishBatch sends batch in one MULTI/EXEC transaction and reports
+// whether it worked. The transaction matters: an event goes to several
+// topics, and a node switching between global and per-channel mode
+// subscribes the new topics before releasing the old ones; if its
+// SUBSCRIBE/UNSUBSCRIBE could run between an event's PUBLISHes, it could see
+// the channel copy before subscribing and the global copy after leaving,
+// and miss the event. Atomic publishes see one state or the other, and
+// either state covers the event.
 func (b *Bus) publishBatch(ctx context.Context, batch []outbound) bool {
-	pipe := b.client.Pipeline()
+	pipe := b.client.TxPipeline()
 	var spans []trace.Span
 	var topics []string
 	events := 0

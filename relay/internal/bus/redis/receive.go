@@ -8,7 +8,7 @@ import (
 
 // dedupWindow is how many recently delivered (origin, event id) pairs are
 // remembered. The copies of one publish (channel topics and the global
-// topic) are published in one pipeline and arrive next to each other, so a
+// topic) are published in one transaction and arrive next to each other, so a
 // few thousand entries are plenty even under load.
 const dedupWindow = 4096
 
