@@ -87,12 +87,13 @@ func (l *lockedBuffer) String() string {
 type proc struct {
 	cmd  *exec.Cmd
 	out  *lockedBuffer
-	done chan error
+	done chan struct{} // closed when the process has exited
+	err  error         // its exit error, once done is closed
 }
 
 func start(t *testing.T, bin string, args []string, env map[string]string) *proc {
 	t.Helper()
-	p := &proc{cmd: exec.Command(bin, args...), out: &lockedBuffer{}, done: make(chan error, 1)}
+	p := &proc{cmd: exec.Command(bin, args...), out: &lockedBuffer{}, done: make(chan struct{})}
 	p.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
 	for k, v := range env {
 		p.cmd.Env = append(p.cmd.Env, k+"="+v)
@@ -101,7 +102,10 @@ func start(t *testing.T, bin string, args []string, env map[string]string) *proc
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go func() { p.done <- p.cmd.Wait() }()
+	go func() {
+		p.err = p.cmd.Wait()
+		close(p.done)
+	}()
 	t.Cleanup(func() {
 		select {
 		case <-p.done:
@@ -241,9 +245,9 @@ func TestProbesAnswerOnTheBuiltBinaries(t *testing.T) {
 	}
 	waitStatus(t, relayProbes["readiness"], http.StatusServiceUnavailable, drain*time.Second)
 	select {
-	case err := <-r.done:
-		if err != nil {
-			t.Errorf("relay exit after SIGTERM: %v", err)
+	case <-r.done:
+		if r.err != nil {
+			t.Errorf("relay exit after SIGTERM: %v", r.err)
 		}
 		t.Logf("relay exited %s after SIGTERM", time.Since(sent).Round(time.Millisecond))
 	case <-time.After((drain + deadline + 2) * time.Second):

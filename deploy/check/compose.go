@@ -212,6 +212,9 @@ func CheckCompose(c *Compose, m *Manifests, e Expect, root string) []error {
 			fail("relay %s: read_only must be true, as in the pod", name)
 		}
 		errs = append(errs, sameAs(name, env, kRelayEnv, VarBindAddr, VarHealthPort, VarMetricsGRPC)...)
+		if !slices.Equal(s.Command, kRelay.Args) {
+			fail("relay %s runs %q, but the pod runs %q", name, s.Command, kRelay.Args)
+		}
 		published := map[int]int{}
 		for _, p := range s.Ports {
 			if pm, err := ParsePort(p); err == nil {

@@ -94,6 +94,8 @@ func TestComposeChecksCatchMistakes(t *testing.T) {
 			[]string{"sidecar-a: dockerfile"}},
 		{"wrong context", func(c *Compose) { c.Services["relay-a"].Build.Context = "." },
 			[]string{"build context"}},
+		{"other subcommand", func(c *Compose) { c.Services["relay-b"].Command = []string{"migrate"} },
+			[]string{"relay relay-b runs"}},
 		{"undeclared volume", func(c *Compose) { delete(c.Volumes, "pgdata") }, []string{"undeclared volume pgdata"}},
 	} {
 		t.Run(mu.name, func(t *testing.T) {

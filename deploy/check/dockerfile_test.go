@@ -69,22 +69,6 @@ func TestDockerfilesFollowTheImageRules(t *testing.T) {
 	}
 }
 
-func TestWorkspaceIncludesDeployModule(t *testing.T) {
-	ws, err := ReadWorkspace(filepath.Join(repoRoot, "go.work"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{"./proto", "./relay", "./statsd-sidecar", "./deploy"} {
-		found := false
-		for _, m := range ws.Modules {
-			found = found || m == want
-		}
-		if !found {
-			t.Errorf("go.work does not use %s (has %v)", want, ws.Modules)
-		}
-	}
-}
-
 func TestDockerfileChecksCatchMistakes(t *testing.T) {
 	relay := images[0]
 	text := readText(t, relay.file)

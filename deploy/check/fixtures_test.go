@@ -201,9 +201,6 @@ var varName = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
 // envList runs `<binary> env`, which prints every variable the binary
 // reads, one per line.
 func envList(bin string) (map[string]bool, error) {
-	if strings.HasSuffix(bin, "statsd-sidecar") {
-		return map[string]bool{"BUZZ_RELAY_METRICS_ADDR": true, "BUZZ_METRICS_PORT": true}, nil
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "env")

@@ -1,9 +1,7 @@
 package check
 
 import (
-	"encoding/json"
 	"fmt"
-	"net/url"
 	"path"
 	"slices"
 	"strconv"
@@ -11,7 +9,6 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
@@ -398,172 +395,4 @@ func checkWritable(p pod) []error {
 		}
 	}
 	return []error{fmt.Errorf("container %s: %s=%q is on the read-only root filesystem; mount a volume there", p.relay.Name, VarDataDir, v.Value)}
-}
-
-// DatadogChecks is the Autodiscovery v2 annotation value for the OpenMetrics
-// check.
-type DatadogChecks struct {
-	OpenMetrics struct {
-		InitConfig map[string]any    `json:"init_config"`
-		Instances  []DatadogInstance `json:"instances"`
-	} `json:"openmetrics"`
-}
-
-// DatadogInstance is one OpenMetrics (V2) check instance.
-type DatadogInstance struct {
-	OpenMetricsEndpoint string   `json:"openmetrics_endpoint"`
-	Namespace           string   `json:"namespace"`
-	Metrics             []string `json:"metrics"`
-}
-
-func checkScrape(p pod) []error {
-	var errs []error
-	fail := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	ann := p.d.Spec.Template.Annotations
-	metricsPort := 0
-	if v, ok := p.carEnv[VarMetricsPort]; ok {
-		metricsPort, _ = strconv.Atoi(v.Value)
-	}
-	want := "ad.datadoghq.com/" + p.sidecar.Name + ".checks"
-	for k := range ann {
-		if strings.HasPrefix(k, "ad.datadoghq.com/") && strings.HasSuffix(k, ".checks") && k != want {
-			fail("annotation %s names a container other than %s", k, p.sidecar.Name)
-		}
-	}
-	raw, ok := ann[want]
-	if !ok {
-		fail("pod template: no %s annotation", want)
-	} else {
-		var dd DatadogChecks
-		dec := json.NewDecoder(strings.NewReader(raw))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&dd); err != nil {
-			fail("%s: not the OpenMetrics check JSON: %v", want, err)
-		} else if len(dd.OpenMetrics.Instances) != 1 {
-			fail("%s: want one OpenMetrics instance, found %d", want, len(dd.OpenMetrics.Instances))
-		} else {
-			in := dd.OpenMetrics.Instances[0]
-			u, err := url.Parse(strings.Replace(in.OpenMetricsEndpoint, datadogHostToken, "pod-ip", 1))
-			switch {
-			case err != nil || !strings.Contains(in.OpenMetricsEndpoint, "://"+datadogHostToken+":"):
-				fail("%s: openmetrics_endpoint %q must be http://%s:<port>/metrics", want, in.OpenMetricsEndpoint, datadogHostToken)
-			case u.Scheme != "http" || u.Path != metricsPath || u.Port() != strconv.Itoa(metricsPort):
-				fail("%s: openmetrics_endpoint %q, want http://%s:%d%s", want, in.OpenMetricsEndpoint, datadogHostToken, metricsPort, metricsPath)
-			}
-			if !hasPort(p.sidecar, metricsPort) {
-				fail("%s: the sidecar does not declare port %d", want, metricsPort)
-			}
-			if in.Namespace == "" {
-				fail("%s: namespace is empty", want)
-			}
-			if !slices.Equal(in.Metrics, []string{".*"}) {
-				fail("%s: metrics = %q, want [\".*\"]", want, in.Metrics)
-			}
-		}
-	}
-	if ann["prometheus.io/scrape"] != "true" {
-		fail("prometheus.io/scrape must be \"true\"")
-	}
-	if ann["prometheus.io/port"] != strconv.Itoa(metricsPort) {
-		fail("prometheus.io/port = %q, want the sidecar's %d", ann["prometheus.io/port"], metricsPort)
-	}
-	if ann["prometheus.io/path"] != metricsPath {
-		fail("prometheus.io/path = %q, want %s", ann["prometheus.io/path"], metricsPath)
-	}
-	return errs
-}
-
-func checkSelectors(m *Manifests, d *appsv1.Deployment) []error {
-	var errs []error
-	podLabels := labels.Set(d.Spec.Template.Labels)
-	if d.Spec.Selector == nil || len(d.Spec.Selector.MatchLabels) == 0 ||
-		!labels.SelectorFromSet(d.Spec.Selector.MatchLabels).Matches(podLabels) {
-		errs = append(errs, fmt.Errorf("deployment %s: selector does not match its pod labels", d.Name))
-	}
-	for _, b := range m.Budgets {
-		if b.Spec.Selector == nil || !labels.SelectorFromSet(b.Spec.Selector.MatchLabels).Matches(podLabels) {
-			errs = append(errs, fmt.Errorf("PodDisruptionBudget %s: selector does not match the pods", b.Name))
-		}
-	}
-	return errs
-}
-
-func checkService(m *Manifests, p pod) []error {
-	if len(m.Services) == 0 {
-		return []error{fmt.Errorf("no Service for the WebSocket port")}
-	}
-	var errs []error
-	podLabels := labels.Set(p.d.Spec.Template.Labels)
-	ws := 0
-	if v, ok := p.relayEnv[VarBindAddr]; ok {
-		ws, _ = addrPort(v.Value)
-	}
-	for _, s := range m.Services {
-		if len(s.Spec.Selector) == 0 || !labels.SelectorFromSet(s.Spec.Selector).Matches(podLabels) {
-			errs = append(errs, fmt.Errorf("service %s: selector does not match the pods", s.Name))
-		}
-		for _, sp := range s.Spec.Ports {
-			target := sp.TargetPort
-			if target.String() == "0" || target.String() == "" {
-				target = intstr.FromInt32(sp.Port)
-			}
-			n, ok := resolvePort(p.relay, target)
-			switch {
-			case !ok:
-				errs = append(errs, fmt.Errorf("service %s: port %s targets %q, not a relay container port", s.Name, sp.Name, target.String()))
-			case int(n) != ws:
-				errs = append(errs, fmt.Errorf("service %s: port %s targets %d; only the WebSocket port %d belongs on the Service", s.Name, sp.Name, n, ws))
-			}
-		}
-	}
-	return errs
-}
-
-// CheckTracingOff proves OTLP export is off by default: nothing the
-// manifests define sets OTEL_EXPORTER_OTLP_ENDPOINT for the relay.
-func CheckTracingOff(m *Manifests, e Expect) []error {
-	d, err := m.Deployment()
-	if err != nil {
-		return []error{err}
-	}
-	c := Container(d, e.Relay.Container)
-	if c == nil {
-		return []error{fmt.Errorf("no %s container", e.Relay.Container)}
-	}
-	env, errs := ContainerEnv(m, c)
-	if v, ok := env[VarOTLPEndpoint]; ok {
-		errs = append(errs, fmt.Errorf("%s is set by default (%q from %s); tracing must be opt-in", VarOTLPEndpoint, v.Value, orLiteral(v.ConfigMap)))
-	}
-	return errs
-}
-
-// CheckTracingOn proves an overlay turns OTLP export on with a usable
-// endpoint, through configuration only.
-func CheckTracingOn(m *Manifests, e Expect) []error {
-	d, err := m.Deployment()
-	if err != nil {
-		return []error{err}
-	}
-	c := Container(d, e.Relay.Container)
-	if c == nil {
-		return []error{fmt.Errorf("no %s container", e.Relay.Container)}
-	}
-	env, errs := ContainerEnv(m, c)
-	errs = append(errs, checkVariables(c.Name, env, e.Relay)...)
-	v, ok := env[VarOTLPEndpoint]
-	if !ok || !v.Known || v.ConfigMap == "" {
-		return append(errs, fmt.Errorf("%s is not set from a ConfigMap", VarOTLPEndpoint))
-	}
-	u, err := url.Parse(v.Value)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Port() == "" {
-		errs = append(errs, fmt.Errorf("%s=%q must be an http(s) URL with a port", VarOTLPEndpoint, v.Value))
-	}
-	return errs
-}
-
-func orLiteral(cm string) string {
-	if cm == "" {
-		return "a literal"
-	}
-	return "ConfigMap " + cm
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	redisbus "github.com/buzzrelay/buzz/relay/internal/bus/redis"
+	"github.com/buzzrelay/buzz/relay/internal/ingest"
 	"github.com/buzzrelay/buzz/relay/internal/metrics"
 	"github.com/buzzrelay/buzz/relay/internal/nostr"
 )
@@ -12,7 +13,7 @@ import (
 // fan-out index (topic interest) and access control (invalidations). It
 // returns the publisher ingest should use: local fan-out alone without Redis,
 // local fan-out plus Redis with it.
-func (s *Server) newBus(local localPublisher) (publisher, error) {
+func (s *Server) newBus(local localPublisher) (ingest.Publisher, error) {
 	if s.cfg.RedisURL == "" {
 		return local, nil
 	}
@@ -28,11 +29,6 @@ func (s *Server) newBus(local localPublisher) (publisher, error) {
 	s.Access.SetPublisher(bus)
 	s.Index.SetInterestHook(bus.Interest)
 	return clusterPublisher{local: local, bus: bus}, nil
-}
-
-// publisher is ingest.Publisher, named here to keep the imports small.
-type publisher interface {
-	Publish(ctx context.Context, ev *nostr.Event)
 }
 
 // clusterPublisher queues an event for the other nodes (never blocking) and

@@ -72,7 +72,13 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, tracing *tel
 
 	s.Access = access.New(st, access.Config{Allowlist: cfg.PubkeyAllowlist, RequireRelayMembership: cfg.RequireMembership}, accessObserver{m})
 	s.Index = fanout.NewIndex(s.Access, fanoutObserver{m})
-	s.audit = audit.New(st, auditObserver{m}, audit.Options{QueueSize: 1000, MaxBatch: 100, EnqueueWait: cfg.AuditQueueWait, Logger: log})
+	// BUZZ_AUDIT_QUEUE_WAIT_MS=0 means "do not wait"; audit reads a zero
+	// wait as its default and a negative one as no wait.
+	auditWait := cfg.AuditQueueWait
+	if auditWait == 0 {
+		auditWait = -1
+	}
+	s.audit = audit.New(st, auditObserver{m}, audit.Options{QueueSize: 1000, MaxBatch: 100, EnqueueWait: auditWait, Logger: log})
 	pub, err := s.newBus(localPublisher{ix: s.Index, tracer: tracing.Tracer})
 	if err != nil {
 		_ = st.Close()

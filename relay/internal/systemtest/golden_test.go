@@ -2,10 +2,7 @@ package systemtest
 
 import (
 	"context"
-	"crypto/rand"
-	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -53,8 +50,10 @@ func TestGoldenExposition(t *testing.T) {
 		t.Errorf("event before auth: OK %v %q", ok, msg)
 	}
 
-	// Authenticated users (go-nostr clients, independent of the relay).
-	ca, cb := relaytest.Login(t, r.URL, alice), relaytest.Login(t, r.URL, bob)
+	// Authenticated users. The clients are plain WebSocket connections
+	// speaking NIP-01 with events signed by go-nostr, independent of the
+	// relay's own code (go-nostr's Relay type has data races of its own).
+	ca, cb := dialRaw(t, r.URL, alice), dialRaw(t, r.URL, bob)
 	conns, auths = conns+2, auths+2
 	publishOK(t, ca, alice.Event(t, 1, "hello"))
 	note := alice.Event(t, 1, "to react to")
@@ -64,7 +63,7 @@ func TestGoldenExposition(t *testing.T) {
 	publishOK(t, ca, alice.Event(t, 20001, "ephemeral"))
 	tampered := alice.Event(t, 1, "signed")
 	tampered.Content = "tampered after signing"
-	if msg := publishErr(ca, tampered); !strings.HasPrefix(msg, "invalid:") {
+	if msg := publishErr(t, ca, tampered); !strings.HasPrefix(msg, "invalid:") {
 		t.Errorf("tampered event: %q, want invalid:", msg)
 	}
 
@@ -75,51 +74,42 @@ func TestGoldenExposition(t *testing.T) {
 	publishOK(t, ca, alice.Event(t, 9007, "", gonostr.Tag{"h", ch}, gonostr.Tag{"name", "golden"}, gonostr.Tag{"visibility", "private"}))
 	publishOK(t, ca, alice.Event(t, 9, "first", gonostr.Tag{"h", ch}))
 	publishOK(t, ca, alice.Event(t, 9, "second", gonostr.Tag{"h", ch}))
-	if msg := publishErr(cb, bob.Event(t, 9, "intruder", gonostr.Tag{"h", ch})); !strings.HasPrefix(msg, "restricted:") {
+	if msg := publishErr(t, cb, bob.Event(t, 9, "intruder", gonostr.Tag{"h", ch})); !strings.HasPrefix(msg, "restricted:") {
 		t.Errorf("non-member post to a private channel: %q, want restricted:", msg)
 	}
+	channelFilter := `{"kinds":[9],"#h":["` + ch + `"]}`
 	for range 2 {
-		if got := querySync(t, ca, gonostr.Filter{Kinds: []int{9}, Tags: gonostr.TagMap{"h": {ch}}}); len(got) != 2 {
-			t.Errorf("member read of the private channel: %d events, want 2", len(got))
+		if got := query(t, ca, channelFilter); got != 2 {
+			t.Errorf("member read of the private channel: %d events, want 2", got)
 		}
-		if got := querySync(t, cb, gonostr.Filter{Kinds: []int{9}, Tags: gonostr.TagMap{"h": {ch}}}); len(got) != 0 {
-			t.Errorf("non-member read of the private channel: %d events, want 0", len(got))
+		if got := query(t, cb, channelFilter); got != 0 {
+			t.Errorf("non-member read of the private channel: %d events, want 0", got)
 		}
 	}
 
-	// A live subscription stays open for buzz_subscriptions_active and
-	// receives alice's next note (a fan-out with one recipient).
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	live, err := ca.Subscribe(ctx, gonostr.Filters{{Authors: []string{alice.PK}, Kinds: []int{1}, Tags: gonostr.TagMap{"t": {"live"}}}})
-	if err != nil {
-		t.Fatal(err)
+	// A live subscription (alice's second connection) stays open for
+	// buzz_subscriptions_active and receives alice's next note: a fan-out
+	// with one recipient.
+	live := dialRaw(t, r.URL, alice)
+	conns, auths = conns+1, auths+1
+	if got := subscribe(t, live, "live", `{"kinds":[1],"authors":["`+alice.PK+`"],"#t":["live"]}`); got != 0 {
+		t.Errorf("live subscription: %d stored events, want 0", got)
 	}
-	<-live.EndOfStoredEvents
 	fanned := alice.Event(t, 1, "fanned out", gonostr.Tag{"t", "live"})
 	publishOK(t, ca, fanned)
-	select {
-	case ev := <-live.Events:
-		if ev.ID != fanned.ID {
-			t.Errorf("live subscription got %s, want %s", ev.ID, fanned.ID)
-		}
-	case <-time.After(5 * time.Second):
-		t.Error("live subscription got nothing")
+	if m, err := live.Next(5 * time.Second); err != nil || len(m) != 3 || m[0] != "EVENT" || m[1] != "live" {
+		t.Errorf("live subscription: got %v %v, want the fanned-out event", m, err)
+	} else if ev, _ := m[2].(map[string]any); ev["id"] != fanned.ID {
+		t.Errorf("live subscription got %v, want %s", ev["id"], fanned.ID)
 	}
-	countCtx, countCancel := context.WithTimeout(ctx, 5*time.Second)
-	if n, _, err := ca.Count(countCtx, gonostr.Filters{{Kinds: []int{1}, Authors: []string{alice.PK}}}); err != nil || n != 3 {
-		t.Errorf("COUNT of alice's notes: %d %v, want 3", n, err)
+	if got := rawCount(t, ca, `{"kinds":[1],"authors":["`+alice.PK+`"]}`); got[0] != "COUNT" || fmt.Sprint(got[2]) != "map[count:3]" {
+		t.Errorf("COUNT of alice's notes: %v, want 3", got)
 	}
-	countCancel()
 
 	// A client that stops reading is disconnected for backpressure.
 	slowClient(t, r.URL, relaytest.NewUser(t))
 	conns, auths = conns+1, auths+1
-	cc, err := relaytest.DialRaw(r.URL, carol)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cc.Close()
+	cc := dialRaw(t, r.URL, carol)
 	conns, auths = conns+1, auths+1
 	big := strings.Repeat("z", 50_000)
 	for i := range 300 {
@@ -174,7 +164,7 @@ func TestGoldenExposition(t *testing.T) {
 		"buzz_events_received_total{kind=9007}":                         1,
 		"buzz_events_received_total{kind=9}":                            3,
 		"buzz_events_received_total{kind=20001}":                        301,
-		"buzz_events_received_total{kind=1}":                            float64(4 + publishers*per + 1), // 1 before auth, 1 tampered
+		"buzz_events_received_total{kind=1}":                            float64(5 + publishers*per), // 3 stored, 1 before auth, 1 tampered
 		"buzz_events_stored_total{kind=1}":                              float64(3 + publishers*per),
 		"buzz_events_stored_total{kind=other}":                          1,
 		"buzz_events_stored_total{kind=9}":                              2,
@@ -185,7 +175,7 @@ func TestGoldenExposition(t *testing.T) {
 		"buzz_workflow_runs_total{}":                                    -1,
 		"buzz_events_stored_total{kind=20001}":                          -1, // ephemeral: never stored
 	}
-	final := sc.waitScrape("every wired family non-zero and the exact values", func(s *scrape) bool {
+	final := sc.settle(func(s *scrape) bool {
 		for _, c := range catalog {
 			if c.want == nonZero && s.total(c.name) == 0 {
 				return false
@@ -224,134 +214,9 @@ func lookup(s *scrape, key string) (float64, bool) {
 	return v, true
 }
 
-func infoGet(t *testing.T, url, caller string) {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, url, nil)
-	req.Header.Set("x-envoy-downstream-service-cluster", caller)
-	resp, err := httpClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %d", url, resp.StatusCode)
-	}
-}
-
-// dialUnauth connects without authenticating and returns the challenge.
-func dialUnauth(t *testing.T, url string) (*relaytest.RawClient, string) {
-	t.Helper()
-	ws, _, err := websocket.DefaultDialer.Dial(url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &relaytest.RawClient{WS: ws}
-	t.Cleanup(func() { _ = c.Close() })
-	m, err := c.Next(5 * time.Second)
-	if err != nil || len(m) != 2 || m[0] != "AUTH" {
-		t.Fatalf("first frame %v %v, want AUTH", m, err)
-	}
-	challenge, _ := m[1].(string)
-	return c, challenge
-}
-
-// sendExpectOK sends [typ, ev] and returns the OK answer for ev.
-func sendExpectOK(t *testing.T, c *relaytest.RawClient, typ string, ev gonostr.Event) (bool, string) {
-	t.Helper()
-	if err := c.WS.WriteJSON([]any{typ, ev}); err != nil {
-		t.Fatal(err)
-	}
-	for {
-		m, err := c.Next(5 * time.Second)
-		if err != nil {
-			t.Fatalf("waiting for OK of %s: %v", typ, err)
-		}
-		if len(m) == 4 && m[0] == "OK" && m[1] == ev.ID {
-			ok, _ := m[2].(bool)
-			msg, _ := m[3].(string)
-			return ok, msg
-		}
-	}
-}
-
-// rawCount sends a COUNT with one filter and returns the answer frame
-// (COUNT or CLOSED) for it.
-func rawCount(t *testing.T, c *relaytest.RawClient, filter string) []any {
-	t.Helper()
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	id := fmt.Sprintf("count-%x", b)
-	if err := c.WS.WriteMessage(websocket.TextMessage, []byte(`["COUNT","`+id+`",`+filter+`]`)); err != nil {
-		t.Fatal(err)
-	}
-	for {
-		m, err := c.Next(30 * time.Second)
-		if err != nil {
-			t.Fatalf("waiting for the COUNT answer: %v", err)
-		}
-		if len(m) >= 3 && m[1] == id && (m[0] == "COUNT" || m[0] == "CLOSED") {
-			return m
-		}
-	}
-}
-
-// expectClosed reads until the relay closes the connection with code.
-func expectClosed(t *testing.T, c *relaytest.RawClient, code int) {
-	t.Helper()
-	for {
-		_, err := c.Next(10 * time.Second)
-		if err == nil {
-			continue
-		}
-		var ce *websocket.CloseError
-		if !errors.As(err, &ce) || ce.Code != code {
-			t.Errorf("connection ended with %v, want close code %d", err, code)
-		}
-		return
-	}
-}
-
-// slowClient authenticates as u with a small socket buffer, subscribes to
-// kind 20001 and never reads again.
-func slowClient(t *testing.T, url string, u relaytest.User) {
-	t.Helper()
-	dialer := websocket.Dialer{NetDial: func(network, addr string) (net.Conn, error) {
-		c, err := net.Dial(network, addr)
-		if err == nil {
-			_ = c.(*net.TCPConn).SetReadBuffer(64 << 10)
-		}
-		return c, err
-	}}
-	ws, _, err := dialer.Dial(url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &relaytest.RawClient{WS: ws}
-	t.Cleanup(func() { _ = c.Close() })
-	m, err := c.Next(5 * time.Second)
-	if err != nil || len(m) != 2 || m[0] != "AUTH" {
-		t.Fatalf("slow client: first frame %v %v", m, err)
-	}
-	challenge, _ := m[1].(string)
-	if ok, msg := sendExpectOK(t, c, "AUTH", u.Event(t, 22242, "", gonostr.Tag{"relay", url}, gonostr.Tag{"challenge", challenge})); !ok {
-		t.Fatalf("slow client auth: %q", msg)
-	}
-	if err := ws.WriteMessage(websocket.TextMessage, []byte(`["REQ","live",{"kinds":[20001]}]`)); err != nil {
-		t.Fatal(err)
-	}
-	for {
-		m, err := c.Next(5 * time.Second)
-		if err != nil {
-			t.Fatalf("slow client: waiting for EOSE: %v", err)
-		}
-		if m[0] == "EOSE" {
-			return
-		}
-	}
-}
-
 // failAudit makes every later audit write of the relay's embedded store
-// fail, as a broken audit table would.
+// fail, as a broken audit table would: a trigger created from outside the
+// relay process.
 func failAudit(t *testing.T, dataDir string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -365,38 +230,4 @@ func failAudit(t *testing.T, dataDir string) {
 		BEGIN SELECT RAISE(ABORT, 'systemtest: audit write failure injected'); END`); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func publishOK(t *testing.T, c *gonostr.Relay, ev gonostr.Event) {
-	t.Helper()
-	if msg := publishErr(c, ev); msg != "" {
-		t.Fatalf("kind %d refused: %s", ev.Kind, msg)
-	}
-}
-
-// publishErr publishes and returns the relay's refusal message, "" when
-// accepted.
-func publishErr(c *gonostr.Relay, ev gonostr.Event) string {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	return relaytest.OKMessage(c.Publish(ctx, ev))
-}
-
-func querySync(t *testing.T, c *gonostr.Relay, f gonostr.Filter) []*gonostr.Event {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	evs, err := c.QuerySync(ctx, f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return evs
-}
-
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }

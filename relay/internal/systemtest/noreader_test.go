@@ -76,7 +76,9 @@ func TestNoSidecarRunsAsWell(t *testing.T) {
 	s := startSidecar(t, r.GRPC)
 	s.waitScrape("the sidecar to connect", func(sc *scrape) bool { return sc.total("buzz_events_received_total") > 0 })
 	c, _ := phase(t, l, "sidecar connected", r)
+	// Either way round: a relay slowed by an absent reader would show here.
 	compare(t, "sidecar connected", b, c)
+	compare(t, "no sidecar, against the connected phase", c, b)
 	total := float64(4 * publishers * perPhase)
 	s.waitScrape(fmt.Sprintf("received = %v", total), func(sc *scrape) bool {
 		v, _ := sc.value("buzz_events_received_total", fmt.Sprintf("kind=%d", phaseKind))

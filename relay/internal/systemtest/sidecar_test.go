@@ -104,24 +104,44 @@ func (s *sidecarProc) ready() int {
 // that scrape; on time-out it fails with what and the last body.
 func (s *sidecarProc) waitScrape(what string, cond func(*scrape) bool) *scrape {
 	s.t.Helper()
+	sc, ok, err := s.poll(cond)
+	if !ok {
+		body := "(none)"
+		if sc != nil {
+			body = sc.body
+		}
+		s.t.Fatalf("timed out waiting for %s on /metrics (last error %v); last body:\n%s", what, err, body)
+	}
+	return sc
+}
+
+// settle is waitScrape for callers that check the details themselves: on
+// time-out it returns the last good scrape instead of failing.
+func (s *sidecarProc) settle(cond func(*scrape) bool) *scrape {
+	s.t.Helper()
+	sc, ok, err := s.poll(cond)
+	if sc == nil {
+		s.t.Fatalf("no good scrape of /metrics: %v", err)
+	}
+	if !ok {
+		s.t.Log("/metrics did not settle within 15 s; checking the last scrape")
+	}
+	return sc
+}
+
+func (s *sidecarProc) poll(cond func(*scrape) bool) (last *scrape, ok bool, lastErr error) {
 	deadline := time.Now().Add(15 * time.Second)
-	var last *scrape
-	var lastErr error
 	for {
 		sc, err := s.tryScrape()
 		if err == nil {
 			last = sc
 			if cond(sc) {
-				return sc
+				return sc, true, nil
 			}
 		}
 		lastErr = err
 		if time.Now().After(deadline) {
-			body := "(none)"
-			if last != nil {
-				body = last.body
-			}
-			s.t.Fatalf("timed out waiting for %s on /metrics (last error %v); last body:\n%s", what, lastErr, body)
+			return last, false, lastErr
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
