@@ -1,16 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -23,6 +20,7 @@ import (
 	"github.com/buzzrelay/buzz/relay/internal/audit"
 	"github.com/buzzrelay/buzz/relay/internal/nostr"
 	"github.com/buzzrelay/buzz/relay/internal/relaytest"
+	"github.com/buzzrelay/buzz/relay/internal/relaytest/proctest"
 	"github.com/buzzrelay/buzz/relay/internal/store"
 	"github.com/buzzrelay/buzz/relay/internal/store/postgres"
 )
@@ -30,132 +28,14 @@ import (
 var relayBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "buzz-relay-bin")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	relayBin = filepath.Join(dir, "buzz-relay")
-	out, err := exec.Command("go", "build", "-o", relayBin, ".").CombinedOutput()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "build buzz-relay: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(proctest.Main(m, "", proctest.Binary{Pkg: ".", Path: &relayBin}))
 }
 
-// relayProc is a buzz-relay process under test.
-type relayProc struct {
-	t       *testing.T
-	cmd     *exec.Cmd
-	url     string
-	health  string
-	env     []string
-	mu      sync.Mutex
-	lines   []map[string]any
-	exited  chan struct{}
-	waitErr error
-}
-
-// startProc runs buzz-relay with env and waits until it listens.
-func startProc(t *testing.T, env map[string]string) *relayProc {
+// startProc runs buzz-relay serve with env and waits until it listens. Its
+// log must be JSON throughout, and is kept whole for the tests to read.
+func startProc(t *testing.T, env map[string]string) *proctest.Relay {
 	t.Helper()
-	port := relaytest.FreePort(t)
-	vars := map[string]string{
-		"BUZZ_BIND_ADDR":         fmt.Sprintf("127.0.0.1:%d", port),
-		"RELAY_URL":              fmt.Sprintf("ws://127.0.0.1:%d", port),
-		"BUZZ_HEALTH_PORT":       "0",
-		"BUZZ_METRICS_GRPC_ADDR": "127.0.0.1:0",
-		"BUZZ_DATA_DIR":          t.TempDir(),
-	}
-	for k, v := range env {
-		vars[k] = v
-	}
-	p := &relayProc{t: t, url: vars["RELAY_URL"], exited: make(chan struct{})}
-	for k, v := range vars {
-		p.env = append(p.env, k+"="+v)
-	}
-	p.start()
-	return p
-}
-
-func (p *relayProc) start() {
-	t := p.t
-	t.Helper()
-	p.cmd = exec.Command(relayBin, "serve")
-	p.cmd.Env = append(os.Environ(), p.env...)
-	out, err := p.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.cmd.Stderr = os.Stderr
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p.exited = make(chan struct{})
-	listening := make(chan map[string]any, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			var line map[string]any
-			if json.Unmarshal(sc.Bytes(), &line) != nil {
-				t.Errorf("non-JSON log line: %q", sc.Text())
-				continue
-			}
-			p.mu.Lock()
-			p.lines = append(p.lines, line)
-			p.mu.Unlock()
-			if line["msg"] == "relay listening" {
-				listening <- line
-			}
-		}
-		p.waitErr = p.cmd.Wait()
-		close(p.exited)
-	}()
-	t.Cleanup(func() {
-		_ = p.cmd.Process.Kill()
-		<-p.exited
-	})
-	select {
-	case line := <-listening:
-		p.health = line["health_addr"].(string)
-	case <-p.exited:
-		t.Fatalf("relay exited during start-up: %v", p.waitErr)
-	case <-time.After(30 * time.Second):
-		t.Fatal("relay did not start")
-	}
-}
-
-// exitCode waits for the process and returns its exit code.
-func (p *relayProc) exitCode(timeout time.Duration) int {
-	select {
-	case <-p.exited:
-	case <-time.After(timeout):
-		p.t.Fatal("relay did not exit")
-	}
-	var ee *exec.ExitError
-	if errors.As(p.waitErr, &ee) {
-		return ee.ExitCode()
-	}
-	if p.waitErr != nil {
-		p.t.Fatal(p.waitErr)
-	}
-	return 0
-}
-
-func (p *relayProc) messages() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	var out []string
-	for _, l := range p.lines {
-		if m, ok := l["msg"].(string); ok {
-			out = append(out, m)
-		}
-	}
-	return out
+	return proctest.StartRelay(t, relayBin, env, proctest.Options{Args: []string{"serve"}, StrictJSON: true, KeepLog: true})
 }
 
 // load publishes from several clients until stopped; it returns the ids the
@@ -166,11 +46,7 @@ func load(t *testing.T, url string, clients int, stop <-chan struct{}) func() []
 	var wg sync.WaitGroup
 	for i := 0; i < clients; i++ {
 		u := relaytest.NewUser(t)
-		c, err := relaytest.DialRaw(url, u)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = c.Close() })
+		c := relaytest.MustDialRaw(t, url, u)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -237,21 +113,19 @@ func TestSIGTERMUnderLoadLosesNothing(t *testing.T) {
 	p := startProc(t, env)
 
 	// An idle authenticated socket must see close code 1012.
-	idle, _, err := websocket.DefaultDialer.Dial(p.url, nil)
+	idle, _, err := websocket.DefaultDialer.Dial(p.URL, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer idle.Close()
 
 	stop := make(chan struct{})
-	accepted := load(t, p.url, 4, stop)
+	accepted := load(t, p.URL, 4, stop)
 	time.Sleep(1500 * time.Millisecond)
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
+	p.Signal(syscall.SIGTERM)
 	// Readiness turns 503 during the drain delay.
 	time.Sleep(300 * time.Millisecond)
-	resp, err := http.Get("http://" + p.health + "/_readiness")
+	resp, err := http.Get("http://" + p.Health + "/_readiness")
 	if err != nil {
 		t.Fatalf("readiness during drain: %v", err)
 	}
@@ -275,7 +149,7 @@ func TestSIGTERMUnderLoadLosesNothing(t *testing.T) {
 	if closeCode != websocket.CloseServiceRestart {
 		t.Errorf("idle client close code %d, want 1012", closeCode)
 	}
-	if code := p.exitCode(30 * time.Second); code != 0 {
+	if code := p.ExitCode(30 * time.Second); code != 0 {
 		t.Errorf("exit code %d, want 0", code)
 	}
 	close(stop)
@@ -297,7 +171,7 @@ func TestSIGTERMUnderLoadLosesNothing(t *testing.T) {
 		"shutdown: pools closed",
 		"shutdown: complete",
 	}
-	msgs := p.messages()
+	msgs := p.Messages()
 	i := 0
 	for _, m := range msgs {
 		if i < len(want) && m == want[i] {
@@ -331,20 +205,18 @@ func TestKill9UnderLoadLosesNothing(t *testing.T) {
 	env, _ := pgEnv(t)
 	p := startProc(t, env)
 	stop := make(chan struct{})
-	accepted := load(t, p.url, 4, stop)
+	accepted := load(t, p.URL, 4, stop)
 	time.Sleep(1500 * time.Millisecond)
-	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	p.exitCode(10 * time.Second)
+	p.Signal(syscall.SIGKILL)
+	p.ExitCode(10 * time.Second)
 	close(stop)
 	ids := accepted()
 	if len(ids) == 0 {
 		t.Fatal("no event was accepted under load")
 	}
 	// Restart on the same database: every accepted event is there.
-	p.start()
-	c := relaytest.Login(t, p.url, relaytest.NewUser(t))
+	p.Restart()
+	c := relaytest.Login(t, p.URL, relaytest.NewUser(t))
 	for start := 0; start < len(ids); start += 200 {
 		batch := ids[start:min(start+200, len(ids))]
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -432,19 +304,19 @@ func TestAllowlistEnforced(t *testing.T) {
 		t.Fatal(o)
 	}
 	p := startProc(t, map[string]string{"BUZZ_DATA_DIR": dir, "BUZZ_PUBKEY_ALLOWLIST": "true", "BUZZ_REQUIRE_RELAY_MEMBERSHIP": "true"})
-	c := relaytest.Connect(t, p.url)
+	c := relaytest.Connect(t, p.URL)
 	if err := relaytest.Authenticate(c, out); relaytest.OKMessage(err) != "auth-required: verification failed" {
 		t.Errorf("non-allowlisted auth: %v", err)
 	}
 	// Allowlisted but not a relay member: the second check refuses.
-	c2 := relaytest.Connect(t, p.url)
+	c2 := relaytest.Connect(t, p.URL)
 	if err := relaytest.Authenticate(c2, in); relaytest.OKMessage(err) != "restricted: not a relay member" {
 		t.Errorf("allowlisted non-member auth: %v", err)
 	}
 	if o, code := runCmd(t, map[string]string{"BUZZ_DATA_DIR": dir}, "members", "add", in.PK); code != 0 {
 		t.Fatal(o)
 	}
-	c3 := relaytest.Connect(t, p.url)
+	c3 := relaytest.Connect(t, p.URL)
 	if err := relaytest.Authenticate(c3, in); err != nil {
 		t.Errorf("allowlisted member auth: %v", err)
 	}

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,116 +11,17 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
-	collectortrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
-	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
-	"google.golang.org/grpc"
 
 	"github.com/buzzrelay/buzz/relay/internal/relaytest"
+	"github.com/buzzrelay/buzz/relay/internal/relaytest/proctest"
+	"github.com/buzzrelay/buzz/relay/internal/telemetry/otlptest"
 )
-
-// otlpReceiver is a real OTLP/gRPC trace collector on loopback. It counts
-// every TCP connection accepted, so a test can also prove nothing dialled it.
-type otlpReceiver struct {
-	collectortrace.UnimplementedTraceServiceServer
-	addr    string
-	accepts atomic.Int64
-
-	mu    sync.Mutex
-	spans []gotSpan
-}
-
-// gotSpan is one exported span with its resource attributes.
-type gotSpan struct {
-	*tracepb.Span
-	resource map[string]string
-	attrs    map[string]string
-}
-
-func (s gotSpan) traceID() string  { return hex.EncodeToString(s.GetTraceId()) }
-func (s gotSpan) spanID() string   { return hex.EncodeToString(s.GetSpanId()) }
-func (s gotSpan) parentID() string { return hex.EncodeToString(s.GetParentSpanId()) }
-
-// countingListener counts accepted connections.
-type countingListener struct {
-	net.Listener
-	n *atomic.Int64
-}
-
-func (l countingListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err == nil {
-		l.n.Add(1)
-	}
-	return c, err
-}
-
-// startOTLPReceiver serves the OTLP trace service on 127.0.0.1:0 until the
-// test ends.
-func startOTLPReceiver(t *testing.T) *otlpReceiver {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	r := &otlpReceiver{addr: ln.Addr().String()}
-	srv := grpc.NewServer()
-	collectortrace.RegisterTraceServiceServer(srv, r)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = srv.Serve(countingListener{Listener: ln, n: &r.accepts})
-	}()
-	t.Cleanup(func() {
-		srv.Stop()
-		<-done
-	})
-	return r
-}
-
-// Export records every span of the request.
-func (r *otlpReceiver) Export(_ context.Context, req *collectortrace.ExportTraceServiceRequest) (*collectortrace.ExportTraceServiceResponse, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, rs := range req.GetResourceSpans() {
-		res := flattenAttrs(rs.GetResource().GetAttributes())
-		for _, ss := range rs.GetScopeSpans() {
-			for _, s := range ss.GetSpans() {
-				r.spans = append(r.spans, gotSpan{Span: s, resource: res, attrs: flattenAttrs(s.GetAttributes())})
-			}
-		}
-	}
-	return &collectortrace.ExportTraceServiceResponse{}, nil
-}
-
-func (r *otlpReceiver) received() []gotSpan {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]gotSpan(nil), r.spans...)
-}
-
-// flattenAttrs turns OTLP attributes into strings (ints in decimal).
-func flattenAttrs(kvs []*commonpb.KeyValue) map[string]string {
-	m := make(map[string]string, len(kvs))
-	for _, kv := range kvs {
-		switch v := kv.GetValue().GetValue().(type) {
-		case *commonpb.AnyValue_StringValue:
-			m[kv.GetKey()] = v.StringValue
-		case *commonpb.AnyValue_IntValue:
-			m[kv.GetKey()] = strconv.FormatInt(v.IntValue, 10)
-		default:
-			m[kv.GetKey()] = kv.GetValue().String()
-		}
-	}
-	return m
-}
 
 // traffic is what driveTraffic sent, for matching spans against.
 type traffic struct {
@@ -137,12 +36,12 @@ type traffic struct {
 
 // driveTraffic sends AUTH, EVENT, REQ, a second EVENT (delivered live to
 // the REQ), COUNT and GET /info to the relay.
-func driveTraffic(t *testing.T, p *relayProc) traffic {
+func driveTraffic(t *testing.T, p *proctest.Relay) traffic {
 	t.Helper()
 	tr := traffic{reqSub: "trace-req", countSub: "trace-count",
 		infoTrace: "4bf92f3577b34da6a3ce929d0e0e4736", infoParent: "00f067aa0ba902b7"}
 	u := relaytest.NewUser(t)
-	c, err := relaytest.DialRaw(p.url, u) // AUTH
+	c, err := relaytest.DialRaw(p.URL, u) // AUTH
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +96,7 @@ func driveTraffic(t *testing.T, p *relayProc) traffic {
 	got = next("COUNT", tr.countSub)
 	tr.countResult, _ = got[2].(map[string]any)["count"].(float64)
 
-	req, err := http.NewRequest(http.MethodGet, "http://"+strings.TrimPrefix(p.url, "ws://")+"/info", nil)
+	req, err := http.NewRequest(http.MethodGet, "http://"+strings.TrimPrefix(p.URL, "ws://")+"/info", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,12 +113,10 @@ func driveTraffic(t *testing.T, p *relayProc) traffic {
 
 // stopProc sends SIGTERM and waits for a clean exit: shutdown flushes the
 // tracer provider, so every span is exported by the time it returns.
-func stopProc(t *testing.T, p *relayProc) {
+func stopProc(t *testing.T, p *proctest.Relay) {
 	t.Helper()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if code := p.exitCode(15 * time.Second); code != 0 {
+	p.Signal(syscall.SIGTERM)
+	if code := p.ExitCode(15 * time.Second); code != 0 {
 		t.Fatalf("exit code %d, want 0", code)
 	}
 }
@@ -241,8 +138,8 @@ func tracingEnv(extra map[string]string) map[string]string {
 }
 
 func TestTracingEndToEnd(t *testing.T) {
-	rcv := startOTLPReceiver(t)
-	p := startProc(t, tracingEnv(map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://" + rcv.addr}))
+	rcv := otlptest.Start(t)
+	p := startProc(t, tracingEnv(map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://" + rcv.Addr}))
 	assertListensOnlyOwnPorts(t, p)
 	tr := driveTraffic(t, p)
 	if tr.countResult != 2 {
@@ -253,7 +150,7 @@ func TestTracingEndToEnd(t *testing.T) {
 	}
 	stopProc(t, p)
 
-	msgs := p.messages()
+	msgs := p.Messages()
 	if !slices.Contains(msgs, "tracing enabled") {
 		t.Errorf("log does not say tracing is enabled: %q", msgs)
 	}
@@ -261,24 +158,24 @@ func TestTracingEndToEnd(t *testing.T) {
 		t.Errorf("tracer flush failed at shutdown: %q", msgs)
 	}
 
-	spans := rcv.received()
+	spans := rcv.Spans()
 	if len(spans) == 0 {
 		t.Fatal("the receiver got no spans")
 	}
-	byName := map[string][]gotSpan{}
-	byID := map[string]gotSpan{}
+	byName := map[string][]otlptest.Span{}
+	byID := map[string]otlptest.Span{}
 	for _, s := range spans {
 		byName[s.GetName()] = append(byName[s.GetName()], s)
-		byID[s.spanID()] = s
-		if got := s.resource["service.name"]; got != "buzz-test" {
+		byID[s.SpanID()] = s
+		if got := s.Resource["service.name"]; got != "buzz-test" {
 			t.Errorf("span %s: resource service.name %q, want buzz-test", s.GetName(), got)
 		}
 	}
 	t.Logf("received %d spans: %v", len(spans), spanNames(spans))
 
 	// one returns the single span named name that satisfies match.
-	one := func(name, what string, match func(gotSpan) bool) (gotSpan, bool) {
-		var found []gotSpan
+	one := func(name, what string, match func(otlptest.Span) bool) (otlptest.Span, bool) {
+		var found []otlptest.Span
 		for _, s := range byName[name] {
 			if match == nil || match(s) {
 				found = append(found, s)
@@ -286,25 +183,25 @@ func TestTracingEndToEnd(t *testing.T) {
 		}
 		if len(found) != 1 {
 			t.Errorf("want exactly one %s span%s, got %d (all spans: %v)", name, what, len(found), spanNames(spans))
-			return gotSpan{}, false
+			return otlptest.Span{}, false
 		}
 		return found[0], true
 	}
 	// childOf checks that exactly one span named name is a child of parent.
-	childOf := func(name string, parent gotSpan) (gotSpan, bool) {
-		child, ok := one(name, " child of "+parent.GetName()+" "+parent.spanID(), func(s gotSpan) bool { return s.parentID() == parent.spanID() })
+	childOf := func(name string, parent otlptest.Span) (otlptest.Span, bool) {
+		child, ok := one(name, " child of "+parent.GetName()+" "+parent.SpanID(), func(s otlptest.Span) bool { return s.ParentID() == parent.SpanID() })
 		if !ok {
 			return child, false
 		}
-		if child.traceID() != parent.traceID() {
-			t.Errorf("%s: trace %s, parent %s is in trace %s", name, child.traceID(), parent.GetName(), parent.traceID())
+		if child.TraceID() != parent.TraceID() {
+			t.Errorf("%s: trace %s, parent %s is in trace %s", name, child.TraceID(), parent.GetName(), parent.TraceID())
 		}
 		return child, true
 	}
 	// root checks a per-message span starts its own trace.
-	root := func(s gotSpan) {
+	root := func(s otlptest.Span) {
 		if len(s.GetParentSpanId()) != 0 {
-			t.Errorf("%s has parent %s, want a root span (one trace per message)", s.GetName(), s.parentID())
+			t.Errorf("%s has parent %s, want a root span (one trace per message)", s.GetName(), s.ParentID())
 		}
 	}
 
@@ -313,45 +210,45 @@ func TestTracingEndToEnd(t *testing.T) {
 		t.FailNow()
 	}
 	root(auth)
-	connID := auth.attrs["conn_id"]
+	connID := auth.Attrs["conn_id"]
 	if connID == "" {
-		t.Fatalf("ws.auth has no conn_id: %v", auth.attrs)
+		t.Fatalf("ws.auth has no conn_id: %v", auth.Attrs)
 	}
-	withConn := func(s gotSpan) {
-		if got := s.attrs["conn_id"]; got != connID {
+	withConn := func(s otlptest.Span) {
+		if got := s.Attrs["conn_id"]; got != connID {
 			t.Errorf("%s conn_id %q, want %q (the connection's)", s.GetName(), got, connID)
 		}
 	}
-	traces := map[string]string{auth.traceID(): "ws.auth"}
-	distinct := func(s gotSpan) {
-		if prev, dup := traces[s.traceID()]; dup {
-			t.Errorf("%s shares trace %s with %s; each message should have its own trace", s.GetName(), s.traceID(), prev)
+	traces := map[string]string{auth.TraceID(): "ws.auth"}
+	distinct := func(s otlptest.Span) {
+		if prev, dup := traces[s.TraceID()]; dup {
+			t.Errorf("%s shares trace %s with %s; each message should have its own trace", s.GetName(), s.TraceID(), prev)
 		}
-		traces[s.traceID()] = s.GetName()
+		traces[s.TraceID()] = s.GetName()
 	}
 
 	for i, id := range []string{tr.ev1, tr.ev2} {
-		ev, ok := one("ws.event", " for event "+id, func(s gotSpan) bool { return s.attrs["event_id"] == id })
+		ev, ok := one("ws.event", " for event "+id, func(s otlptest.Span) bool { return s.Attrs["event_id"] == id })
 		if !ok {
 			continue
 		}
 		root(ev)
 		withConn(ev)
 		distinct(ev)
-		if ev.attrs["kind"] != "1" {
-			t.Errorf("ws.event kind %q, want 1", ev.attrs["kind"])
+		if ev.Attrs["kind"] != "1" {
+			t.Errorf("ws.event kind %q, want 1", ev.Attrs["kind"])
 		}
 		childOf("store.save", ev)
 		fan, ok := childOf("fanout.scoped", ev)
 		if !ok {
 			continue
 		}
-		if fan.attrs["event_id"] != id {
-			t.Errorf("fanout.scoped event_id %q, want %s", fan.attrs["event_id"], id)
+		if fan.Attrs["event_id"] != id {
+			t.Errorf("fanout.scoped event_id %q, want %s", fan.Attrs["event_id"], id)
 		}
 		// ev2 went live to the open REQ; ev1 was sent before it existed.
-		if want := strconv.Itoa(i); fan.attrs["recipients"] != want {
-			t.Errorf("fanout.scoped for event %d: recipients %q, want %s", i+1, fan.attrs["recipients"], want)
+		if want := strconv.Itoa(i); fan.Attrs["recipients"] != want {
+			t.Errorf("fanout.scoped for event %d: recipients %q, want %s", i+1, fan.Attrs["recipients"], want)
 		}
 	}
 
@@ -359,8 +256,8 @@ func TestTracingEndToEnd(t *testing.T) {
 		root(req)
 		withConn(req)
 		distinct(req)
-		if req.attrs["sub_id"] != tr.reqSub {
-			t.Errorf("ws.req sub_id %q, want %q", req.attrs["sub_id"], tr.reqSub)
+		if req.Attrs["sub_id"] != tr.reqSub {
+			t.Errorf("ws.req sub_id %q, want %q", req.Attrs["sub_id"], tr.reqSub)
 		}
 		childOf("store.query", req)
 	}
@@ -368,8 +265,8 @@ func TestTracingEndToEnd(t *testing.T) {
 		root(cnt)
 		withConn(cnt)
 		distinct(cnt)
-		if cnt.attrs["sub_id"] != tr.countSub {
-			t.Errorf("ws.count sub_id %q, want %q", cnt.attrs["sub_id"], tr.countSub)
+		if cnt.Attrs["sub_id"] != tr.countSub {
+			t.Errorf("ws.count sub_id %q, want %q", cnt.Attrs["sub_id"], tr.countSub)
 		}
 		childOf("store.count", cnt)
 	}
@@ -379,30 +276,30 @@ func TestTracingEndToEnd(t *testing.T) {
 		if info.GetKind() != tracepb.Span_SPAN_KIND_SERVER {
 			t.Errorf("GET /info span kind %v, want server", info.GetKind())
 		}
-		if info.traceID() != tr.infoTrace || info.parentID() != tr.infoParent {
+		if info.TraceID() != tr.infoTrace || info.ParentID() != tr.infoParent {
 			t.Errorf("GET /info span in trace %s under %s, want %s under %s",
-				info.traceID(), info.parentID(), tr.infoTrace, tr.infoParent)
+				info.TraceID(), info.ParentID(), tr.infoTrace, tr.infoParent)
 		}
-		if info.attrs["http.route"] != "/info" || info.attrs["http.response.status_code"] != "200" ||
-			info.attrs["http.request.method"] != "GET" {
-			t.Errorf("GET /info attributes %v", info.attrs)
+		if info.Attrs["http.route"] != "/info" || info.Attrs["http.response.status_code"] != "200" ||
+			info.Attrs["http.request.method"] != "GET" {
+			t.Errorf("GET /info attributes %v", info.Attrs)
 		}
 	}
 
 	// Every span's parent, when it has one, was exported too (apart from
 	// the remote caller of GET /info): no orphans, so each trace is whole.
 	for _, s := range spans {
-		if len(s.GetParentSpanId()) == 0 || s.parentID() == tr.infoParent {
+		if len(s.GetParentSpanId()) == 0 || s.ParentID() == tr.infoParent {
 			continue
 		}
-		if _, ok := byID[s.parentID()]; !ok {
-			t.Errorf("span %s has parent %s that was never exported", s.GetName(), s.parentID())
+		if _, ok := byID[s.ParentID()]; !ok {
+			t.Errorf("span %s has parent %s that was never exported", s.GetName(), s.ParentID())
 		}
 	}
 }
 
 func TestTracingDisabledDialsNothing(t *testing.T) {
-	rcv := startOTLPReceiver(t)
+	rcv := otlptest.Start(t)
 	// The endpoint must be absent from the relay's environment, not blank.
 	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "")
 	if err := os.Unsetenv("OTEL_EXPORTER_OTLP_ENDPOINT"); err != nil {
@@ -410,7 +307,7 @@ func TestTracingDisabledDialsNothing(t *testing.T) {
 	}
 	// Every other OTEL_* variable that could address a collector points at
 	// the test's receiver: none of them may switch tracing on.
-	target := "http://" + rcv.addr
+	target := "http://" + rcv.Addr
 	p := startProc(t, tracingEnv(map[string]string{
 		"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT":  target,
 		"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": target,
@@ -420,7 +317,7 @@ func TestTracingDisabledDialsNothing(t *testing.T) {
 		"OTEL_TRACES_EXPORTER":                "otlp",
 		"OTEL_TRACES_SAMPLER":                 "always_on",
 	}))
-	if env, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(p.cmd.Process.Pid), "environ")); err == nil &&
+	if env, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(p.Pid()), "environ")); err == nil &&
 		strings.Contains("\x00"+string(env), "\x00OTEL_EXPORTER_OTLP_ENDPOINT=") {
 		t.Fatal("the relay's environment still has OTEL_EXPORTER_OTLP_ENDPOINT")
 	}
@@ -434,13 +331,13 @@ func TestTracingDisabledDialsNothing(t *testing.T) {
 	time.Sleep(400 * time.Millisecond)
 	stopProc(t, p)
 
-	if n := rcv.accepts.Load(); n != 0 {
+	if n := rcv.Accepts(); n != 0 {
 		t.Errorf("the relay made %d connection(s) to the OTEL_* listener with tracing off", n)
 	}
-	if n := len(rcv.received()); n != 0 {
+	if n := len(rcv.Spans()); n != 0 {
 		t.Errorf("the receiver got %d spans with tracing off", n)
 	}
-	msgs := p.messages()
+	msgs := p.Messages()
 	for _, m := range msgs {
 		if strings.Contains(strings.ToLower(m), "tracing") {
 			t.Errorf("log mentions tracing with the endpoint unset: %q", m)
@@ -449,9 +346,7 @@ func TestTracingDisabledDialsNothing(t *testing.T) {
 	if !slices.Contains(msgs, "shutdown: complete") {
 		t.Errorf("shutdown did not complete: %q", msgs)
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, l := range p.lines {
+	for _, l := range p.Lines() {
 		if _, ok := l["endpoint"]; ok {
 			t.Errorf("log line names an endpoint with tracing off: %v", l)
 		}
@@ -461,11 +356,10 @@ func TestTracingDisabledDialsNothing(t *testing.T) {
 // assertListensOnlyOwnPorts checks that every TCP socket the relay listens
 // on is one of the three it announced (WebSocket/HTTP, health, metrics
 // stream): tracing opens no listener of its own.
-func assertListensOnlyOwnPorts(t *testing.T, p *relayProc) {
+func assertListensOnlyOwnPorts(t *testing.T, p *proctest.Relay) {
 	t.Helper()
 	want := map[int]bool{}
-	p.mu.Lock()
-	for _, l := range p.lines {
+	for _, l := range p.Lines() {
 		if l["msg"] != "relay listening" {
 			continue
 		}
@@ -480,12 +374,11 @@ func assertListensOnlyOwnPorts(t *testing.T, p *relayProc) {
 			want[n] = true
 		}
 	}
-	p.mu.Unlock()
 	if len(want) != 3 {
 		t.Fatalf("announced listen ports %v, want 3", want)
 	}
 
-	pid := p.cmd.Process.Pid
+	pid := p.Pid()
 	fds, err := os.ReadDir(filepath.Join("/proc", strconv.Itoa(pid), "fd"))
 	if err != nil {
 		t.Fatalf("read the relay's descriptors: %v", err)
@@ -529,10 +422,10 @@ func assertListensOnlyOwnPorts(t *testing.T, p *relayProc) {
 	}
 }
 
-func spanNames(spans []gotSpan) []string {
+func spanNames(spans []otlptest.Span) []string {
 	out := make([]string, len(spans))
 	for i, s := range spans {
-		out[i] = fmt.Sprintf("%s(%s<-%s)", s.GetName(), s.spanID()[:4], s.parentID())
+		out[i] = fmt.Sprintf("%s(%s<-%s)", s.GetName(), s.SpanID()[:4], s.ParentID())
 	}
 	return out
 }

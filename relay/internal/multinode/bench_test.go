@@ -41,7 +41,7 @@ func BenchmarkCrossNodeLatency(b *testing.B) {
 	author := relaytest.NewUser(b)
 	pubs := make([]*client, publishers)
 	for i := range pubs {
-		pubs[i] = dial(b, na.url, author)
+		pubs[i] = dial(b, na.URL, author)
 	}
 	chans := make([]string, channels)
 	for i := range chans {
@@ -64,7 +64,7 @@ func BenchmarkCrossNodeLatency(b *testing.B) {
 		if i%2 == 1 {
 			node, list = nb, &cross
 		}
-		cl := dial(b, node.url, relaytest.NewUser(b))
+		cl := dial(b, node.URL, relaytest.NewUser(b))
 		cl.onRecv = func(_ string, ev gonostr.Event) {
 			now := time.Now().UnixNano()
 			k, err := strconv.Atoi(ev.Content)

@@ -1,7 +1,6 @@
 package multinode
 
 import (
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"sync"
@@ -197,13 +196,13 @@ func (c *client) copies(id, content string) int {
 // await waits until subscription id has received content.
 func (c *client) await(id, content string) {
 	c.t.Helper()
-	waitFor(c.t, 10*time.Second, fmt.Sprintf("%q on %s", content, id), func() bool { return c.copies(id, content) > 0 })
+	relaytest.WaitFor(c.t, 10*time.Second, fmt.Sprintf("%q on %s", content, id), func() bool { return c.copies(id, content) > 0 })
 }
 
 // createChannel creates a channel with the given visibility and returns its id.
 func (c *client) createChannel(visibility string) string {
 	c.t.Helper()
-	id := newUUID()
+	id := relaytest.NewUUID()
 	c.publish(c.u.Event(c.t, 9007, "", gonostr.Tag{"h", id}, gonostr.Tag{"name", "team"}, gonostr.Tag{"visibility", visibility}))
 	return id
 }
@@ -218,14 +217,6 @@ func (c *client) addMember(channel, pk string) {
 func (c *client) removeMember(channel, pk string) {
 	c.t.Helper()
 	c.publish(c.u.Event(c.t, 9001, "", gonostr.Tag{"h", channel}, gonostr.Tag{"p", pk}))
-}
-
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
 func channelFilter(ids ...string) map[string]any { return map[string]any{"#h": ids} }

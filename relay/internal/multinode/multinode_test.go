@@ -24,21 +24,21 @@ func TestCrossNodeDeliveryExactlyOnce(t *testing.T) {
 	a, b, cc := c.start("a", nil), c.start("b", nil), c.start("c", nil)
 
 	author := relaytest.NewUser(t)
-	pub := dial(t, b.url, author)
+	pub := dial(t, b.URL, author)
 	x := pub.createChannel("open")
 
 	// Node A holds channel and global subscriptions (global mode); node C
 	// only a channel one (per-channel mode); node B is the publisher's.
-	onA := dial(t, a.url, relaytest.NewUser(t))
+	onA := dial(t, a.URL, relaytest.NewUser(t))
 	onA.req("ch", channelFilter(x))
 	onA.req("glob", kindsFilter(9))
 	onA.req("both", channelFilter(x), kindsFilter(9))
 	onA.req("eph", kindsFilter(20001))
-	onA2 := dial(t, a.url, relaytest.NewUser(t))
+	onA2 := dial(t, a.URL, relaytest.NewUser(t))
 	onA2.req("ch", channelFilter(x))
-	onC := dial(t, cc.url, relaytest.NewUser(t))
+	onC := dial(t, cc.URL, relaytest.NewUser(t))
 	onC.req("ch", channelFilter(x))
-	onB := dial(t, b.url, relaytest.NewUser(t))
+	onB := dial(t, b.URL, relaytest.NewUser(t))
 	onB.req("ch", channelFilter(x))
 	onB.req("glob", kindsFilter(1, 9))
 
@@ -74,9 +74,9 @@ func TestCrossNodeDeliveryExactlyOnce(t *testing.T) {
 	check("c", onC, "ch", "first", "last")
 	check("b", onB, "ch", "first", "last")
 	check("b", onB, "glob", "first", "plain note", "last")
-	a.alive()
-	b.alive()
-	cc.alive()
+	a.Alive()
+	b.Alive()
+	cc.Alive()
 }
 
 // A private channel's events never reach a non-member on another node, not
@@ -88,15 +88,15 @@ func TestPrivateChannelIsolationAcrossNodes(t *testing.T) {
 	a, b := c.start("a", nil), c.start("b", nil)
 
 	owner, member, eve := relaytest.NewUser(t), relaytest.NewUser(t), relaytest.NewUser(t)
-	ob := dial(t, b.url, owner)
+	ob := dial(t, b.URL, owner)
 	private := ob.createChannel("private")
 	open := ob.createChannel("open")
 	ob.addMember(private, member.PK)
 
-	ma := dial(t, a.url, member)
+	ma := dial(t, a.URL, member)
 	ma.req("p", channelFilter(private))
 	ma.req("all", kindsFilter(9))
-	ea := dial(t, a.url, eve)
+	ea := dial(t, a.URL, eve)
 	ea.req("p", channelFilter(private))
 	ea.req("all", kindsFilter(9))
 	ea.req("open", channelFilter(open))
@@ -134,13 +134,13 @@ func TestMembershipRemovalReachesOtherNode(t *testing.T) {
 	a, b := c.start("a", nil), c.start("b", nil)
 
 	owner, member := relaytest.NewUser(t), relaytest.NewUser(t)
-	oa := dial(t, a.url, owner)
+	oa := dial(t, a.URL, owner)
 	private := oa.createChannel("private")
 	open := oa.createChannel("open")
 	oa.addMember(private, member.PK)
-	ob := dial(t, b.url, owner)
+	ob := dial(t, b.URL, owner)
 
-	mb := dial(t, b.url, member)
+	mb := dial(t, b.URL, member)
 	mb.req("p", channelFilter(private))
 	mb.req("o", channelFilter(open))
 	c.waitSubscribed(rc, "channel:"+private, 1)
@@ -181,12 +181,12 @@ func TestMembershipChangeWithoutInvalidationWithinTTL(t *testing.T) {
 	a, b := c.start("a", nil), c.start("b", nil)
 
 	owner, member := relaytest.NewUser(t), relaytest.NewUser(t)
-	oa := dial(t, a.url, owner)
+	oa := dial(t, a.URL, owner)
 	private := oa.createChannel("private")
 	open := oa.createChannel("open")
 	oa.addMember(private, member.PK)
 
-	mb := dial(t, b.url, member)
+	mb := dial(t, b.URL, member)
 	mb.req("p", channelFilter(private))
 	mb.req("o", channelFilter(open))
 	c.waitSubscribed(rc, "channel:"+private, 1)
@@ -237,16 +237,16 @@ func TestTopicHygiene(t *testing.T) {
 	a, b := c.start("a", nil), c.start("b", nil)
 
 	owner := relaytest.NewUser(t)
-	oa := dial(t, a.url, owner)
+	oa := dial(t, a.URL, owner)
 	x, y := oa.createChannel("open"), oa.createChannel("open")
 	c.waitSubscribed(rc, "cache-invalidate", 2)
 	if got, want := c.topics(rc), []string{c.topic("cache-invalidate")}; !slices.Equal(got, want) {
 		t.Fatalf("idle nodes are subscribed to %v", got)
 	}
 
-	sa := dial(t, a.url, relaytest.NewUser(t))
+	sa := dial(t, a.URL, relaytest.NewUser(t))
 	sa.req("x", channelFilter(x))
-	sb := dial(t, b.url, relaytest.NewUser(t))
+	sb := dial(t, b.URL, relaytest.NewUser(t))
 	sb.req("y", channelFilter(y))
 	c.waitSubscribed(rc, "channel:"+x, 1)
 	c.waitSubscribed(rc, "channel:"+y, 1)
@@ -271,6 +271,6 @@ func TestTopicHygiene(t *testing.T) {
 	if got := c.topics(rc); !slices.Equal(got, want) {
 		t.Fatalf("topics %v, want %v", got, want)
 	}
-	a.alive()
-	b.alive()
+	a.Alive()
+	b.Alive()
 }

@@ -1,42 +1,25 @@
 package multinode
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
-	"strconv"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/buzzrelay/buzz/relay/internal/relaytest"
+	"github.com/buzzrelay/buzz/relay/internal/relaytest/proctest"
 	"github.com/buzzrelay/buzz/relay/internal/store/postgres"
 )
 
 var relayBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "buzz-multinode")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	relayBin = filepath.Join(dir, "buzz-relay")
-	out, err := exec.Command("go", "build", "-o", relayBin, "github.com/buzzrelay/buzz/relay/cmd/buzz-relay").CombinedOutput()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "build buzz-relay: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(proctest.Main(m, "", proctest.Binary{Pkg: "github.com/buzzrelay/buzz/relay/cmd/buzz-relay", Path: &relayBin}))
 }
 
 // cluster is what the nodes of one test share: a database schema, a Redis
@@ -97,117 +80,31 @@ func (c *cluster) topics(rc *redis.Client) []string {
 // waitSubscribed waits until exactly n nodes are subscribed to the topic.
 func (c *cluster) waitSubscribed(rc *redis.Client, suffix string, n int64) {
 	c.t.Helper()
-	waitFor(c.t, 10*time.Second, fmt.Sprintf("%d subscribers on %s", n, suffix), func() bool {
+	relaytest.WaitFor(c.t, 10*time.Second, fmt.Sprintf("%d subscribers on %s", n, suffix), func() bool {
 		return c.numsub(rc, suffix) == n
 	})
 }
 
-// node is one buzz-relay process.
+// node is one buzz-relay process of a cluster.
 type node struct {
-	t      testing.TB
-	name   string
-	url    string
-	cmd    *exec.Cmd
-	exited chan struct{}
-	mu     sync.Mutex
-	msgs   []string
+	*proctest.Relay
+	name string
 }
 
 // start runs a relay of the cluster; env adds settings.
 func (c *cluster) start(name string, env map[string]string) *node {
 	t := c.t
 	t.Helper()
-	port := relaytest.FreePort(t)
 	vars := map[string]string{
-		"BUZZ_BIND_ADDR":         "127.0.0.1:" + strconv.Itoa(port),
-		"RELAY_URL":              fmt.Sprintf("ws://127.0.0.1:%d", port),
-		"BUZZ_HEALTH_PORT":       "0",
-		"BUZZ_METRICS_GRPC_ADDR": "127.0.0.1:0",
-		"BUZZ_DATA_DIR":          t.TempDir(),
-		"BUZZ_DRAIN_DELAY_SECS":  "0",
-		"DATABASE_URL":           relaytest.DatabaseURL(),
-		"BUZZ_DB_SCHEMA":         c.schema,
-		"BUZZ_DB_POOL_SIZE":      "4",
-		"REDIS_URL":              c.redisURL,
-		"BUZZ_REDIS_NAMESPACE":   c.ns,
-		"BUZZ_REDIS_POOL_SIZE":   "4",
+		"BUZZ_DRAIN_DELAY_SECS": "0",
+		"DATABASE_URL":          relaytest.DatabaseURL(),
+		"BUZZ_DB_SCHEMA":        c.schema,
+		"BUZZ_DB_POOL_SIZE":     "4",
+		"REDIS_URL":             c.redisURL,
+		"BUZZ_REDIS_NAMESPACE":  c.ns,
+		"BUZZ_REDIS_POOL_SIZE":  "4",
 	}
-	for k, v := range env {
-		vars[k] = v
-	}
-	n := &node{t: t, name: name, url: vars["RELAY_URL"], exited: make(chan struct{})}
-	n.cmd = exec.Command(relayBin, "serve")
-	n.cmd.Env = os.Environ()
-	for k, v := range vars {
-		n.cmd.Env = append(n.cmd.Env, k+"="+v)
-	}
-	out, err := n.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	n.cmd.Stderr = os.Stderr
-	if err := n.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	listening := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(out)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		once := sync.Once{}
-		for sc.Scan() {
-			var line map[string]any
-			if json.Unmarshal(sc.Bytes(), &line) != nil {
-				continue
-			}
-			msg, _ := line["msg"].(string)
-			n.mu.Lock()
-			n.msgs = append(n.msgs, msg)
-			n.mu.Unlock()
-			if msg == "relay listening" {
-				once.Do(func() { close(listening) })
-			}
-		}
-		_ = n.cmd.Wait()
-		close(n.exited)
-	}()
-	t.Cleanup(func() {
-		_ = n.cmd.Process.Kill()
-		<-n.exited
-	})
-	select {
-	case <-listening:
-	case <-n.exited:
-		t.Fatalf("node %s exited during start-up", name)
-	case <-time.After(30 * time.Second):
-		t.Fatalf("node %s did not start", name)
-	}
-	return n
-}
-
-// alive fails the test if the process has exited.
-func (n *node) alive() {
-	n.t.Helper()
-	select {
-	case <-n.exited:
-		n.t.Fatalf("node %s exited", n.name)
-	default:
-	}
-}
-
-// logged reports whether the node logged msg.
-func (n *node) logged(msg string) bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return slices.Contains(n.msgs, msg)
-}
-
-func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	maps.Copy(vars, env)
+	r := proctest.StartRelay(t, relayBin, vars, proctest.Options{Name: "node " + name, Args: []string{"serve"}, KeepLog: true})
+	return &node{Relay: r, name: name}
 }

@@ -11,6 +11,8 @@ import (
 
 	"github.com/gorilla/websocket"
 	gonostr "github.com/nbd-wtf/go-nostr"
+
+	"github.com/buzzrelay/buzz/relay/internal/relaytest"
 )
 
 // TestSlowReaderDisconnected: a client that stops reading is disconnected
@@ -26,21 +28,7 @@ func TestSlowReaderDisconnected(t *testing.T) {
 	// The slow client has a small socket buffer and never reads after EOSE.
 	// (Much smaller and the final drain below crawls: a tiny window plus
 	// delayed ACKs moves a few KB per round trip.)
-	dialer := websocket.Dialer{NetDial: func(network, addr string) (net.Conn, error) {
-		c, err := net.Dial(network, addr)
-		if err == nil {
-			_ = c.(*net.TCPConn).SetReadBuffer(64 << 10)
-		}
-		return c, err
-	}}
-	sws, _, err := dialer.Dial(r.URL, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sws.Close()
-	sc := &rawConn{t: t, ws: sws}
-	m := sc.next()
-	challenge, _ := m[1].(string)
+	sc, challenge := dialRawConn(t, relaytest.SmallBufferDialer(64<<10), r.URL)
 	sc.sendJSON([]any{"AUTH", slow.Event(t, 22242, "", gonostr.Tag{"relay", r.URL}, gonostr.Tag{"challenge", challenge})})
 	sc.expect("slow auth", "OK", "")
 	sc.send(`["REQ","live",{"kinds":[20001]}]`)
@@ -78,9 +66,9 @@ func TestSlowReaderDisconnected(t *testing.T) {
 		t.Errorf("buzz_ws_backpressure_disconnects_total = %d, want 1", v)
 	}
 	// The slow socket was closed by the relay: reading on eventually fails.
-	_ = sws.SetReadDeadline(time.Now().Add(20 * time.Second))
+	_ = sc.WS.SetReadDeadline(time.Now().Add(20 * time.Second))
 	for {
-		if _, _, err := sws.ReadMessage(); err != nil {
+		if _, _, err := sc.WS.ReadMessage(); err != nil {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
 				t.Error("slow client still connected")
@@ -92,7 +80,7 @@ func TestSlowReaderDisconnected(t *testing.T) {
 
 func (c *rawConn) sendJSON(v any) {
 	c.t.Helper()
-	if err := c.ws.WriteJSON(v); err != nil {
+	if err := c.WS.WriteJSON(v); err != nil {
 		c.t.Fatal(err)
 	}
 }
@@ -132,8 +120,8 @@ func TestMaxConnections(t *testing.T) {
 func TestAuthTimeout(t *testing.T) {
 	r := startRelay(t, "sqlite", map[string]string{"BUZZ_AUTH_TIMEOUT_SECS": "1"})
 	c := r.raw(t)
-	_ = c.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
-	_, _, err := c.ws.ReadMessage()
+	_ = c.WS.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, _, err := c.WS.ReadMessage()
 	var ce *websocket.CloseError
 	if !errors.As(err, &ce) || ce.Code != websocket.ClosePolicyViolation {
 		t.Fatalf("unauthenticated connection: %v, want close 1008", err)

@@ -10,31 +10,38 @@ import (
 
 	"github.com/gorilla/websocket"
 	"go.uber.org/goleak"
+
+	"github.com/buzzrelay/buzz/relay/internal/relaytest"
 )
 
-// rawConn is a plain WebSocket for sending what no client library would.
+// rawConn is a plain WebSocket for sending what no client library would;
+// its methods fail the test instead of returning errors.
 type rawConn struct {
-	t  testing.TB
-	ws *websocket.Conn
+	t testing.TB
+	*relaytest.RawClient
 }
 
-func (r *testRelay) raw(t testing.TB) *rawConn {
+// dialRawConn connects with d (nil: the default dialer) without
+// authenticating; it returns the relay's AUTH challenge.
+func dialRawConn(t testing.TB, d *websocket.Dialer, url string) (*rawConn, string) {
 	t.Helper()
-	c, _, err := websocket.DefaultDialer.Dial(r.URL, nil)
+	c, challenge, err := relaytest.DialUnauth(d, url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.Close() })
-	rc := &rawConn{t: t, ws: c}
-	if m := rc.next(); m[0] != "AUTH" {
-		t.Fatalf("first frame %v, want AUTH", m)
-	}
-	return rc
+	return &rawConn{t: t, RawClient: c}, challenge
+}
+
+func (r *testRelay) raw(t testing.TB) *rawConn {
+	t.Helper()
+	c, _ := dialRawConn(t, nil, r.URL)
+	return c
 }
 
 func (c *rawConn) send(frame string) {
 	c.t.Helper()
-	if err := c.ws.WriteMessage(websocket.TextMessage, []byte(frame)); err != nil {
+	if err := c.WS.WriteMessage(websocket.TextMessage, []byte(frame)); err != nil {
 		c.t.Fatal(err)
 	}
 }
@@ -42,14 +49,9 @@ func (c *rawConn) send(frame string) {
 // next reads one frame as a JSON array.
 func (c *rawConn) next() []any {
 	c.t.Helper()
-	_ = c.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
-	_, data, err := c.ws.ReadMessage()
+	m, err := c.Next(5 * time.Second)
 	if err != nil {
 		c.t.Fatalf("read: %v", err)
-	}
-	var m []any
-	if err := json.Unmarshal(data, &m); err != nil || len(m) == 0 {
-		c.t.Fatalf("relay sent non-array %q", data)
 	}
 	return m
 }
@@ -97,8 +99,8 @@ func TestBadInput(t *testing.T) {
 	// An oversize frame closes that connection with 1009...
 	big := r.raw(t)
 	big.send(`["NOTICE","` + strings.Repeat("x", 70000) + `"]`)
-	_ = big.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
-	_, _, err := big.ws.ReadMessage()
+	_ = big.WS.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, _, err := big.WS.ReadMessage()
 	var ce *websocket.CloseError
 	if !errors.As(err, &ce) || ce.Code != websocket.CloseMessageTooBig {
 		t.Errorf("oversize frame: %v, want close 1009", err)
@@ -110,8 +112,8 @@ func TestBadInput(t *testing.T) {
 	c.send(`["CLOSE", "x"]`)
 	c.expect("same connection after bad input", "CLOSED", "")
 
-	_ = c.ws.Close()
-	_ = big.ws.Close()
+	_ = c.WS.Close()
+	_ = big.WS.Close()
 	_ = good.Close()
 	r.stop(t)
 }
@@ -151,15 +153,9 @@ func (c *rawConn) authAs(u user, r *testRelay) {
 	c.t.Helper()
 	// The challenge was consumed by raw(); ask for a fresh connection's
 	// challenge by reading it again from a new socket.
-	ws, _, err := websocket.DefaultDialer.Dial(r.URL, nil)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	c.ws.Close()
-	c.ws = ws
-	c.t.Cleanup(func() { _ = ws.Close() })
-	m := c.next()
-	challenge, _ := m[1].(string)
+	fresh, challenge := dialRawConn(c.t, nil, r.URL)
+	c.WS.Close()
+	c.RawClient = fresh.RawClient
 	ev := u.Event(c.t, 22242, "", []string{"relay", r.URL}, []string{"challenge", challenge})
 	b, _ := json.Marshal([]any{"AUTH", ev})
 	c.send(string(b))

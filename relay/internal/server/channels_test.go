@@ -2,22 +2,15 @@ package server
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	gonostr "github.com/nbd-wtf/go-nostr"
-)
 
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
-}
+	"github.com/buzzrelay/buzz/relay/internal/relaytest"
+)
 
 // publish sends ev and fails the test unless it is accepted.
 func publish(t *testing.T, c *gonostr.Relay, ev gonostr.Event) {
@@ -63,7 +56,7 @@ func count(t *testing.T, c *gonostr.Relay, f gonostr.Filter) int64 {
 
 func createChannel(t *testing.T, c *gonostr.Relay, owner user, visibility string) string {
 	t.Helper()
-	id := newUUID()
+	id := relaytest.NewUUID()
 	publish(t, c, owner.Event(t, 9007, "", gonostr.Tag{"h", id}, gonostr.Tag{"name", "team"}, gonostr.Tag{"visibility", visibility}))
 	return id
 }

@@ -174,7 +174,7 @@ func readRuleRound(t *testing.T, seed uint64) {
 	var ids []string
 	for i := 0; i < nChannels; i++ {
 		owner := rng.IntN(nUsers)
-		ch := &propChannel{id: newUUID(), private: rng.IntN(2) == 0, members: map[string]bool{users[owner].PK: true}}
+		ch := &propChannel{id: relaytest.NewUUID(), private: rng.IntN(2) == 0, members: map[string]bool{users[owner].PK: true}}
 		vis := "open"
 		if ch.private {
 			vis = "private"

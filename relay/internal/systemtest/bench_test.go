@@ -56,7 +56,7 @@ func benchIngest(b *testing.B, kind int) {
 		without = append(without, run(batches[1+2*round]))
 
 		b.StopTimer()
-		s := startSidecar(b, r.GRPC)
+		s := startSidecar(b, r.MetricsGRPC)
 		deadline := time.Now().Add(15 * time.Second)
 		for s.ready() != http.StatusOK {
 			if time.Now().After(deadline) {
@@ -71,7 +71,7 @@ func benchIngest(b *testing.B, kind int) {
 
 		b.StopTimer()
 		scrapes += stop()
-		s.kill()
+		s.Kill()
 		b.StartTimer()
 	}
 	b.StopTimer()

@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"testing"
 	"time"
@@ -36,37 +35,22 @@ func infoGet(t *testing.T, url, caller string) {
 // dialUnauth connects without authenticating and returns the challenge.
 func dialUnauth(t *testing.T, url string) (*relaytest.RawClient, string) {
 	t.Helper()
-	ws, _, err := websocket.DefaultDialer.Dial(url, nil)
+	c, challenge, err := relaytest.DialUnauth(nil, url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &relaytest.RawClient{WS: ws}
 	t.Cleanup(func() { _ = c.Close() })
-	m, err := c.Next(5 * time.Second)
-	if err != nil || len(m) != 2 || m[0] != "AUTH" {
-		t.Fatalf("first frame %v %v, want AUTH", m, err)
-	}
-	challenge, _ := m[1].(string)
 	return c, challenge
 }
 
 // sendExpectOK sends [typ, ev] and returns the OK answer for ev.
 func sendExpectOK(t *testing.T, c *relaytest.RawClient, typ string, ev gonostr.Event) (bool, string) {
 	t.Helper()
-	if err := c.WS.WriteJSON([]any{typ, ev}); err != nil {
-		t.Fatal(err)
+	ok, msg, err := c.Send(typ, ev, 5*time.Second)
+	if err != nil {
+		t.Fatalf("waiting for OK of %s: %v", typ, err)
 	}
-	for {
-		m, err := c.Next(5 * time.Second)
-		if err != nil {
-			t.Fatalf("waiting for OK of %s: %v", typ, err)
-		}
-		if len(m) == 4 && m[0] == "OK" && m[1] == ev.ID {
-			ok, _ := m[2].(bool)
-			msg, _ := m[3].(string)
-			return ok, msg
-		}
-	}
+	return ok, msg
 }
 
 // rawCount sends a COUNT with one filter and returns the answer frame
@@ -110,28 +94,15 @@ func expectClosed(t *testing.T, c *relaytest.RawClient, code int) {
 // kind 20001 and never reads again.
 func slowClient(t *testing.T, url string, u relaytest.User) {
 	t.Helper()
-	dialer := websocket.Dialer{NetDial: func(network, addr string) (net.Conn, error) {
-		c, err := net.Dial(network, addr)
-		if err == nil {
-			_ = c.(*net.TCPConn).SetReadBuffer(64 << 10)
-		}
-		return c, err
-	}}
-	ws, _, err := dialer.Dial(url, nil)
+	c, challenge, err := relaytest.DialUnauth(relaytest.SmallBufferDialer(64<<10), url)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("slow client: %v", err)
 	}
-	c := &relaytest.RawClient{WS: ws}
 	t.Cleanup(func() { _ = c.Close() })
-	m, err := c.Next(5 * time.Second)
-	if err != nil || len(m) != 2 || m[0] != "AUTH" {
-		t.Fatalf("slow client: first frame %v %v", m, err)
-	}
-	challenge, _ := m[1].(string)
 	if ok, msg := sendExpectOK(t, c, "AUTH", u.Event(t, 22242, "", gonostr.Tag{"relay", url}, gonostr.Tag{"challenge", challenge})); !ok {
 		t.Fatalf("slow client auth: %q", msg)
 	}
-	if err := ws.WriteMessage(websocket.TextMessage, []byte(`["REQ","live",{"kinds":[20001]}]`)); err != nil {
+	if err := c.WS.WriteMessage(websocket.TextMessage, []byte(`["REQ","live",{"kinds":[20001]}]`)); err != nil {
 		t.Fatal(err)
 	}
 	for {
@@ -143,17 +114,6 @@ func slowClient(t *testing.T, url string, u relaytest.User) {
 			return
 		}
 	}
-}
-
-// dialRaw connects and authenticates as u.
-func dialRaw(t *testing.T, url string, u relaytest.User) *relaytest.RawClient {
-	t.Helper()
-	c, err := relaytest.DialRaw(url, u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	return c
 }
 
 func publishOK(t *testing.T, c *relaytest.RawClient, ev gonostr.Event) {
@@ -218,12 +178,4 @@ func query(t *testing.T, c *relaytest.RawClient, filter string) int {
 			return n
 		}
 	}
-}
-
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }

@@ -27,7 +27,7 @@ func TestGoldenExposition(t *testing.T) {
 		"BUZZ_SLOW_CLIENT_GRACE_LIMIT": "3",
 		"BUZZ_AUDIT_QUEUE_WAIT_MS":     "1",
 	})
-	sc := startSidecar(t, r.GRPC)
+	sc := startSidecar(t, r.MetricsGRPC)
 	conns := 0 // WebSocket connections opened, for buzz_ws_connections_total
 	auths := 0 // AUTH messages sent, for buzz_auth_attempts_total
 
@@ -53,7 +53,7 @@ func TestGoldenExposition(t *testing.T) {
 	// Authenticated users. The clients are plain WebSocket connections
 	// speaking NIP-01 with events signed by go-nostr, independent of the
 	// relay's own code (go-nostr's Relay type has data races of its own).
-	ca, cb := dialRaw(t, r.URL, alice), dialRaw(t, r.URL, bob)
+	ca, cb := relaytest.MustDialRaw(t, r.URL, alice), relaytest.MustDialRaw(t, r.URL, bob)
 	conns, auths = conns+2, auths+2
 	publishOK(t, ca, alice.Event(t, 1, "hello"))
 	note := alice.Event(t, 1, "to react to")
@@ -70,7 +70,7 @@ func TestGoldenExposition(t *testing.T) {
 	// A private channel: alice's two posts consult the membership cache
 	// (miss, then hit); bob is refused; each user's second read of the
 	// channel finds the accessible-channels cache warm.
-	ch := newUUID()
+	ch := relaytest.NewUUID()
 	publishOK(t, ca, alice.Event(t, 9007, "", gonostr.Tag{"h", ch}, gonostr.Tag{"name", "golden"}, gonostr.Tag{"visibility", "private"}))
 	publishOK(t, ca, alice.Event(t, 9, "first", gonostr.Tag{"h", ch}))
 	publishOK(t, ca, alice.Event(t, 9, "second", gonostr.Tag{"h", ch}))
@@ -90,7 +90,7 @@ func TestGoldenExposition(t *testing.T) {
 	// A live subscription (alice's second connection) stays open for
 	// buzz_subscriptions_active and receives alice's next note: a fan-out
 	// with one recipient.
-	live := dialRaw(t, r.URL, alice)
+	live := relaytest.MustDialRaw(t, r.URL, alice)
 	conns, auths = conns+1, auths+1
 	if got := subscribe(t, live, "live", `{"kinds":[1],"authors":["`+alice.PK+`"],"#t":["live"]}`); got != 0 {
 		t.Errorf("live subscription: %d stored events, want 0", got)
@@ -109,7 +109,7 @@ func TestGoldenExposition(t *testing.T) {
 	// A client that stops reading is disconnected for backpressure.
 	slowClient(t, r.URL, relaytest.NewUser(t))
 	conns, auths = conns+1, auths+1
-	cc := dialRaw(t, r.URL, carol)
+	cc := relaytest.MustDialRaw(t, r.URL, carol)
 	conns, auths = conns+1, auths+1
 	big := strings.Repeat("z", 50_000)
 	for i := range 300 {

@@ -3,44 +3,26 @@ package systemtest
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/buzzrelay/buzz/relay/internal/relaytest/proctest"
 )
 
 // The binaries under test, built once per run by TestMain.
 var relayBin, sidecarBin string
 
-func TestMain(m *testing.M) { os.Exit(runTests(m)) }
-
-func runTests(m *testing.M) int {
+func TestMain(m *testing.M) {
 	root, err := repoRoot()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		return 1
+		os.Exit(1)
 	}
-	dir, err := os.MkdirTemp("", "buzz-systemtest-bin")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	relayBin = filepath.Join(dir, "buzz-relay")
-	sidecarBin = filepath.Join(dir, "statsd-sidecar")
-	for bin, pkg := range map[string]string{
-		relayBin:   "github.com/buzzrelay/buzz/relay/cmd/buzz-relay",
-		sidecarBin: "github.com/buzzrelay/buzz/statsd-sidecar/cmd/statsd-sidecar",
-	} {
-		// Built from the workspace root so both modules resolve through
-		// go.work, exactly as the deployment builds them.
-		cmd := exec.Command("go", "build", "-o", bin, pkg)
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "go build %s: %v\n%s", pkg, err, out)
-			return 1
-		}
-	}
-	return m.Run()
+	// Built from the workspace root so both modules resolve through
+	// go.work, exactly as the deployment builds them.
+	os.Exit(proctest.Main(m, root,
+		proctest.Binary{Pkg: "github.com/buzzrelay/buzz/relay/cmd/buzz-relay", Path: &relayBin},
+		proctest.Binary{Pkg: "github.com/buzzrelay/buzz/statsd-sidecar/cmd/statsd-sidecar", Path: &sidecarBin}))
 }
 
 // repoRoot is the nearest directory above the working directory holding

@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/buzzrelay/buzz/relay/internal/relaytest/proctest"
 )
 
 // Bounds for comparing two phases of equal load on one relay. They are
@@ -30,13 +32,13 @@ const (
 const phaseKind = 20001
 
 // phase publishes one batch and logs what it measured.
-func phase(t *testing.T, l *load, name string, r *relayProc) (result, int64) {
+func phase(t *testing.T, l *load, name string, r *proctest.Relay) (result, int64) {
 	t.Helper()
 	res := l.publish(t, l.sign(t, phaseKind, perPhase, name))
 	if res.accepted != publishers*perPhase {
 		t.Fatalf("%s: %d of %d events accepted", name, res.accepted, publishers*perPhase)
 	}
-	rss := r.rssKB()
+	rss := rssKB(t, r.Proc)
 	t.Logf("%-22s %5.0f events/s  p50 %-10v p99 %-10v rss %d kB", name, res.rate(),
 		res.quantile(0.5).Round(time.Microsecond), res.quantile(0.99).Round(time.Microsecond), rss)
 	return res, rss
@@ -59,7 +61,7 @@ func compare(t *testing.T, what string, ref, got result) {
 // load runs as fast, and the sidecar's count agrees with the clients'.
 func TestNoSidecarRunsAsWell(t *testing.T) {
 	r := startRelay(t, nil)
-	if c, err := net.DialTimeout("tcp", r.GRPC, time.Second); err != nil {
+	if c, err := net.DialTimeout("tcp", r.MetricsGRPC, time.Second); err != nil {
 		t.Fatalf("metrics port not listening: %v", err)
 	} else {
 		c.Close() // listening, and nobody is reading from it
@@ -73,7 +75,7 @@ func TestNoSidecarRunsAsWell(t *testing.T) {
 	}
 	compare(t, "no sidecar, phase 2", a, b)
 
-	s := startSidecar(t, r.GRPC)
+	s := startSidecar(t, r.MetricsGRPC)
 	s.waitScrape("the sidecar to connect", func(sc *scrape) bool { return sc.total("buzz_events_received_total") > 0 })
 	c, _ := phase(t, l, "sidecar connected", r)
 	// Either way round: a relay slowed by an absent reader would show here.
@@ -96,7 +98,7 @@ func TestNoSidecarRunsAsWell(t *testing.T) {
 // metricsrpc's own tests cover a stream whose Send is blocked.
 func TestFrozenSidecarNeverBlocksRecording(t *testing.T) {
 	r := startRelay(t, nil)
-	s := startSidecar(t, r.GRPC)
+	s := startSidecar(t, r.MetricsGRPC)
 	l := newLoad(t, r.URL, publishers)
 	phase(t, l, "warm-up", r)
 	s.waitScrape("the warm-up", func(sc *scrape) bool {
@@ -105,11 +107,11 @@ func TestFrozenSidecarNeverBlocksRecording(t *testing.T) {
 	})
 	reading, _ := phase(t, l, "sidecar reading", r)
 
-	s.signal(syscall.SIGSTOP)
+	s.Signal(syscall.SIGSTOP)
 	stopped := true
 	defer func() {
 		if stopped {
-			s.signal(syscall.SIGCONT)
+			s.Signal(syscall.SIGCONT)
 		}
 	}()
 	frozen, _ := phase(t, l, "sidecar frozen", r)
@@ -117,7 +119,7 @@ func TestFrozenSidecarNeverBlocksRecording(t *testing.T) {
 	// Even the relay's own HTTP API answers while the reader is frozen.
 	infoGet(t, r.HTTP+"/info", "frozen-check")
 
-	s.signal(syscall.SIGCONT)
+	s.Signal(syscall.SIGCONT)
 	stopped = false
 	total := float64(3 * publishers * perPhase)
 	s.waitScrape("the thawed sidecar to catch up", func(sc *scrape) bool {

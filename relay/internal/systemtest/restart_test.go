@@ -77,7 +77,7 @@ func (w *monotonicWatch) check(sc *scrape, when string) {
 // /metrics ever goes down, before, across and after the restart.
 func TestSidecarRestartUnderTraffic(t *testing.T) {
 	r := startRelay(t, nil)
-	s := startSidecar(t, r.GRPC)
+	s := startSidecar(t, r.MetricsGRPC)
 	stop := background(t, r.URL, 4)
 	w := &monotonicWatch{t: t, seen: map[string]float64{}, reported: map[string]bool{}}
 	s.waitScrape("traffic", func(sc *scrape) bool { v, _ := sc.value("buzz_events_received_total", "kind=1"); return v > 0 })
@@ -88,7 +88,7 @@ func TestSidecarRestartUnderTraffic(t *testing.T) {
 	w.check(before, "before the restart")
 	received, _ := before.value("buzz_events_received_total", "kind=1")
 
-	s.kill()
+	s.Kill()
 	time.Sleep(300 * time.Millisecond) // traffic goes on with no sidecar
 	s.start()
 	// The new process serves on the same port; every sample it shows is at
@@ -124,7 +124,7 @@ func TestSidecarRestartUnderTraffic(t *testing.T) {
 // series disappear).
 func TestRelayAbsentThenRestarted(t *testing.T) {
 	r := startRelay(t, nil)
-	s := startSidecar(t, r.GRPC)
+	s := startSidecar(t, r.MetricsGRPC)
 	old := newLoad(t, r.URL, 2)
 	res := old.publish(t, [][]gonostr.Event{
 		signBatch(t, old.users[0], 1, 30, "old"),
@@ -142,7 +142,7 @@ func TestRelayAbsentThenRestarted(t *testing.T) {
 		t.Errorf("/readyz with the relay up: %d", code)
 	}
 
-	r.kill()
+	r.Kill()
 	deadline := time.Now().Add(10 * time.Second)
 	for s.ready() != http.StatusServiceUnavailable {
 		if time.Now().After(deadline) {
@@ -171,7 +171,7 @@ func TestRelayAbsentThenRestarted(t *testing.T) {
 	}
 
 	// A new relay process on the same addresses and data.
-	r.start()
+	r.Restart()
 	fresh := newLoad(t, r.URL, 1)
 	if res := fresh.publish(t, [][]gonostr.Event{signBatch(t, fresh.users[0], 1, 5, "new")}); res.accepted != 5 {
 		t.Fatalf("new process accepted %d of 5", res.accepted)

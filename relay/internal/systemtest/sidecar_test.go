@@ -13,12 +13,13 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/buzzrelay/buzz/relay/internal/relaytest"
+	"github.com/buzzrelay/buzz/relay/internal/relaytest/proctest"
 )
 
 // sidecarProc is a statsd-sidecar process. Its port is fixed when first
 // started, so a restarted sidecar is scraped where the old one was.
 type sidecarProc struct {
-	*proc
+	*proctest.Proc
 	t    testing.TB
 	env  []string
 	base string // http://127.0.0.1:port
@@ -35,7 +36,7 @@ func startSidecar(t testing.TB, relayGRPC string) *sidecarProc {
 
 func (s *sidecarProc) start() {
 	s.t.Helper()
-	s.proc, _ = startProc(s.t, "statsd-sidecar", sidecarBin, s.env, "listening")
+	s.Proc, _ = proctest.Start(s.t, sidecarBin, proctest.Options{Name: "statsd-sidecar", Env: s.env, Ready: "listening"})
 }
 
 var httpClient = &http.Client{Timeout: 5 * time.Second}

@@ -55,11 +55,7 @@ func newLoad(t testing.TB, url string, n int) *load {
 	l := &load{}
 	for range n {
 		u := relaytest.NewUser(t)
-		c, err := relaytest.DialRaw(url, u)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = c.Close() })
+		c := relaytest.MustDialRaw(t, url, u)
 		l.users = append(l.users, u)
 		l.clients = append(l.clients, c)
 	}

@@ -7,6 +7,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/buzzrelay/buzz/relay/internal/telemetry/otlptest"
 )
 
 // hotPathSpan is what a WebSocket handler does per message, following the
@@ -92,8 +94,8 @@ func BenchmarkDisabledSpanWithAttributesOption(b *testing.B) {
 // BenchmarkEnabledSpan is the same hot path with a real provider sampling
 // everything (batch processor, exporter to a receiver in this process).
 func BenchmarkEnabledSpan(b *testing.B) {
-	rcv := startReceiver(b)
-	tr := Start(context.Background(), env(EnvEndpoint, rcv.addr, EnvSampler, "always_on"), "v")
+	rcv := otlptest.Start(b)
+	tr := Start(context.Background(), env(EnvEndpoint, rcv.Addr, EnvSampler, "always_on"), "v")
 	defer func() { _ = tr.Shutdown(context.Background()) }()
 	ctx := context.Background()
 	b.ReportAllocs()

@@ -10,11 +10,13 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/buzzrelay/buzz/relay/internal/telemetry/otlptest"
 )
 
 func TestHTTPHandlerExportsServerSpans(t *testing.T) {
-	rcv := startReceiver(t)
-	tr := Start(context.Background(), env(EnvEndpoint, rcv.addr), "v")
+	rcv := otlptest.Start(t)
+	tr := Start(context.Background(), env(EnvEndpoint, rcv.Addr), "v")
 	if tr.Outcome != Enabled {
 		t.Fatalf("outcome %v (%v)", tr.Outcome, tr.Err)
 	}
@@ -73,9 +75,9 @@ func TestHTTPHandlerExportsServerSpans(t *testing.T) {
 	if err := tr.Shutdown(ctx); err != nil {
 		t.Fatalf("shutdown: %v", err)
 	}
-	byName := map[string]receivedSpan{}
-	for _, s := range rcv.received() {
-		byName[s.span.GetName()] = s
+	byName := map[string]otlptest.Span{}
+	for _, s := range rcv.Spans() {
+		byName[s.Span.GetName()] = s
 	}
 	want := map[string]map[string]string{
 		"GET /api/channels/{id}": {"http.route": "/api/channels/{id}", "http.response.status_code": "200", "url.path": "/api/channels/general"},
@@ -92,19 +94,19 @@ func TestHTTPHandlerExportsServerSpans(t *testing.T) {
 			t.Errorf("no span %q among %v", name, keys(byName))
 			continue
 		}
-		got := stringAttrs(s.span.GetAttributes())
+		got := otlptest.Attrs(s.Span.GetAttributes())
 		for k, v := range attrs {
 			if got[k] != v {
 				t.Errorf("%s: %s = %q, want %q", name, k, got[k], v)
 			}
 		}
 	}
-	g := byName["GET /api/channels/{id}"].span
+	g := byName["GET /api/channels/{id}"].Span
 	if fmt.Sprintf("%x", g.GetTraceId()) != callerTrace || fmt.Sprintf("%x", g.GetParentSpanId()) != callerSpan {
 		t.Errorf("server span trace %x parent %x, want caller's %s %s", g.GetTraceId(), g.GetParentSpanId(), callerTrace, callerSpan)
 	}
-	if byName["POST /api/fail"].span.GetStatus().GetCode() != 2 { // STATUS_CODE_ERROR
-		t.Errorf("5xx span status %v, want error", byName["POST /api/fail"].span.GetStatus())
+	if byName["POST /api/fail"].Span.GetStatus().GetCode() != 2 { // STATUS_CODE_ERROR
+		t.Errorf("5xx span status %v, want error", byName["POST /api/fail"].Span.GetStatus())
 	}
 }
 
@@ -134,7 +136,7 @@ func mustRequest(t *testing.T, method, url string) *http.Request {
 	return r
 }
 
-func keys(m map[string]receivedSpan) []string {
+func keys(m map[string]otlptest.Span) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)

@@ -11,6 +11,8 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/buzzrelay/buzz/relay/internal/telemetry/otlptest"
 )
 
 // env serves getenv from key/value pairs.
@@ -23,14 +25,14 @@ func env(kv ...string) func(string) string {
 }
 
 func TestStartEnabledExportsParentAndChildAcrossGoroutines(t *testing.T) {
-	rcv := startReceiver(t)
+	rcv := otlptest.Start(t)
 	ctx := context.Background()
-	tr := Start(ctx, env(EnvEndpoint, "http://"+rcv.addr), "1.2.3")
+	tr := Start(ctx, env(EnvEndpoint, "http://"+rcv.Addr), "1.2.3")
 	if tr.Outcome != Enabled || tr.Err != nil {
 		t.Fatalf("outcome = %v, err = %v; want enabled", tr.Outcome, tr.Err)
 	}
-	if tr.Endpoint != rcv.addr || !tr.Insecure {
-		t.Fatalf("endpoint = %q insecure=%v; want %q insecure", tr.Endpoint, tr.Insecure, rcv.addr)
+	if tr.Endpoint != rcv.Addr || !tr.Insecure {
+		t.Fatalf("endpoint = %q insecure=%v; want %q insecure", tr.Endpoint, tr.Insecure, rcv.Addr)
 	}
 	if len(tr.Warnings) != 0 {
 		t.Fatalf("unexpected warnings %q", tr.Warnings)
@@ -61,13 +63,13 @@ func TestStartEnabledExportsParentAndChildAcrossGoroutines(t *testing.T) {
 		t.Fatalf("shutdown: %v", err)
 	}
 
-	got := rcv.received()
+	got := rcv.Spans()
 	if len(got) != 2 {
 		t.Fatalf("receiver got %d spans, want 2", len(got))
 	}
-	byName := map[string]receivedSpan{}
+	byName := map[string]otlptest.Span{}
 	for _, s := range got {
-		byName[s.span.GetName()] = s
+		byName[s.Span.GetName()] = s
 	}
 	p, ok := byName[SpanEvent]
 	if !ok {
@@ -78,36 +80,36 @@ func TestStartEnabledExportsParentAndChildAcrossGoroutines(t *testing.T) {
 		t.Fatalf("no %s span among %v", SpanFanout, byName)
 	}
 	psc := parent.SpanContext()
-	if sid := psc.SpanID(); !bytes.Equal(p.span.GetSpanId(), sid[:]) {
-		t.Fatalf("parent span id %x, want %x", p.span.GetSpanId(), sid[:])
+	if sid := psc.SpanID(); !bytes.Equal(p.Span.GetSpanId(), sid[:]) {
+		t.Fatalf("parent span id %x, want %x", p.Span.GetSpanId(), sid[:])
 	}
-	if len(p.span.GetParentSpanId()) != 0 {
-		t.Fatalf("parent has parent id %x; want root", p.span.GetParentSpanId())
+	if len(p.Span.GetParentSpanId()) != 0 {
+		t.Fatalf("parent has parent id %x; want root", p.Span.GetParentSpanId())
 	}
-	if sid := psc.SpanID(); !bytes.Equal(c.span.GetParentSpanId(), sid[:]) {
-		t.Fatalf("child parent span id %x, want parent's %x", c.span.GetParentSpanId(), sid[:])
+	if sid := psc.SpanID(); !bytes.Equal(c.Span.GetParentSpanId(), sid[:]) {
+		t.Fatalf("child parent span id %x, want parent's %x", c.Span.GetParentSpanId(), sid[:])
 	}
-	if cid := childSC.SpanID(); !bytes.Equal(c.span.GetSpanId(), cid[:]) {
-		t.Fatalf("child span id %x, want %x", c.span.GetSpanId(), cid[:])
+	if cid := childSC.SpanID(); !bytes.Equal(c.Span.GetSpanId(), cid[:]) {
+		t.Fatalf("child span id %x, want %x", c.Span.GetSpanId(), cid[:])
 	}
-	if !bytes.Equal(c.span.GetTraceId(), p.span.GetTraceId()) {
+	if !bytes.Equal(c.Span.GetTraceId(), p.Span.GetTraceId()) {
 		t.Fatal("child and parent are in different traces")
 	}
-	pattrs := stringAttrs(p.span.GetAttributes())
+	pattrs := otlptest.Attrs(p.Span.GetAttributes())
 	for k, want := range map[string]string{AttrConnID: "conn-7", AttrEventID: "ev-abc", AttrKind: "9"} {
 		if pattrs[k] != want {
 			t.Errorf("parent attribute %s = %q, want %q (all: %v)", k, pattrs[k], want, pattrs)
 		}
 	}
-	if v := stringAttrs(c.span.GetAttributes())[AttrSubID]; v != "sub-1" {
+	if v := otlptest.Attrs(c.Span.GetAttributes())[AttrSubID]; v != "sub-1" {
 		t.Errorf("child %s = %q", AttrSubID, v)
 	}
 	for _, s := range got {
-		if s.resource["service.name"] != DefaultServiceName {
-			t.Errorf("resource service.name = %q, want %q", s.resource["service.name"], DefaultServiceName)
+		if s.Resource["service.name"] != DefaultServiceName {
+			t.Errorf("resource service.name = %q, want %q", s.Resource["service.name"], DefaultServiceName)
 		}
-		if s.resource["service.version"] != "1.2.3" {
-			t.Errorf("resource service.version = %q, want 1.2.3", s.resource["service.version"])
+		if s.Resource["service.version"] != "1.2.3" {
+			t.Errorf("resource service.version = %q, want 1.2.3", s.Resource["service.version"])
 		}
 	}
 
@@ -118,10 +120,10 @@ func TestStartEnabledExportsParentAndChildAcrossGoroutines(t *testing.T) {
 }
 
 func TestStartEnabledHonoursServiceNameAndBareEndpoint(t *testing.T) {
-	rcv := startReceiver(t)
+	rcv := otlptest.Start(t)
 	ctx := context.Background()
 	tr := Start(ctx, env(
-		EnvEndpoint, rcv.addr, // bare host:port → plaintext
+		EnvEndpoint, rcv.Addr, // bare host:port → plaintext
 		EnvServiceName, "relay-eu",
 		EnvResourceAttributes, "deployment.environment=staging,service.name=ignored",
 	), "")
@@ -135,11 +137,11 @@ func TestStartEnabledHonoursServiceNameAndBareEndpoint(t *testing.T) {
 	if err := tr.Shutdown(sctx); err != nil {
 		t.Fatalf("shutdown: %v", err)
 	}
-	got := rcv.received()
-	if len(got) != 1 || got[0].span.GetName() != SpanAuth {
+	got := rcv.Spans()
+	if len(got) != 1 || got[0].Span.GetName() != SpanAuth {
 		t.Fatalf("received %d spans, want one %s", len(got), SpanAuth)
 	}
-	res := got[0].resource
+	res := got[0].Resource
 	if res["service.name"] != "relay-eu" || res["deployment.environment"] != "staging" {
 		t.Fatalf("resource = %v", res)
 	}
@@ -149,9 +151,9 @@ func TestStartEnabledHonoursServiceNameAndBareEndpoint(t *testing.T) {
 }
 
 func TestStartSamplerAlwaysOffDoesNotRecord(t *testing.T) {
-	rcv := startReceiver(t)
+	rcv := otlptest.Start(t)
 	ctx := context.Background()
-	tr := Start(ctx, env(EnvEndpoint, "http://"+rcv.addr, EnvSampler, "always_off"), "v")
+	tr := Start(ctx, env(EnvEndpoint, "http://"+rcv.Addr, EnvSampler, "always_off"), "v")
 	if tr.Outcome != Enabled || tr.Sampler != "AlwaysOffSampler" {
 		t.Fatalf("outcome %v sampler %q", tr.Outcome, tr.Sampler)
 	}
@@ -163,15 +165,15 @@ func TestStartSamplerAlwaysOffDoesNotRecord(t *testing.T) {
 	if err := tr.Shutdown(ctx); err != nil {
 		t.Fatalf("shutdown: %v", err)
 	}
-	if n := len(rcv.received()); n != 0 {
+	if n := len(rcv.Spans()); n != 0 {
 		t.Fatalf("receiver got %d spans under always_off", n)
 	}
 }
 
 func TestStartInvalidSamplerWarnsAndUsesDefault(t *testing.T) {
-	rcv := startReceiver(t)
+	rcv := otlptest.Start(t)
 	ctx := context.Background()
-	tr := Start(ctx, env(EnvEndpoint, "http://"+rcv.addr, EnvSampler, "sometimes"), "v")
+	tr := Start(ctx, env(EnvEndpoint, "http://"+rcv.Addr, EnvSampler, "sometimes"), "v")
 	defer func() { _ = tr.Shutdown(ctx) }()
 	if tr.Outcome != Enabled {
 		t.Fatalf("outcome %v", tr.Outcome)

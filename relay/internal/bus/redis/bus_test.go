@@ -24,16 +24,16 @@ func TestChannelEventReachesOtherNodeOnceAndNotItself(t *testing.T) {
 	b := startNode(t, redisURL(), ns, nil)
 	a.Interest("chan-1", true)
 	b.Interest("chan-1", true)
-	waitFor(t, 5*time.Second, "both nodes on the channel topic", func() bool {
+	relaytest.WaitFor(t, 5*time.Second, "both nodes on the channel topic", func() bool {
 		return numsub(t, rc, a.ChannelTopic("chan-1")) == 2
 	})
 
 	ev := event(1, 9, "chan-1")
 	a.Publish(context.Background(), ev)
-	waitFor(t, 5*time.Second, "delivery on b", func() bool { return len(b.sink.ids()) == 1 })
+	relaytest.WaitFor(t, 5*time.Second, "delivery on b", func() bool { return len(b.sink.ids()) == 1 })
 	// A later event proves nothing else is in flight for the first one.
 	a.Publish(context.Background(), event(2, 9, "chan-1"))
-	waitFor(t, 5*time.Second, "second delivery on b", func() bool { return len(b.sink.ids()) == 2 })
+	relaytest.WaitFor(t, 5*time.Second, "second delivery on b", func() bool { return len(b.sink.ids()) == 2 })
 	if got := b.sink.ids(); !slices.Equal(got, []string{ev.ID, event(2, 9).ID}) {
 		t.Fatalf("b got %v", got)
 	}
@@ -55,14 +55,14 @@ func TestGlobalInterestGetsChannelAndPlainEventsOnce(t *testing.T) {
 	b := startNode(t, redisURL(), ns, nil)
 	b.Interest("chan-1", true)
 	b.Interest("", true)
-	waitFor(t, 5*time.Second, "b on the global topic", func() bool { return numsub(t, rc, b.GlobalTopic()) == 1 })
+	relaytest.WaitFor(t, 5*time.Second, "b on the global topic", func() bool { return numsub(t, rc, b.GlobalTopic()) == 1 })
 	// In global mode channel topics would only bring second copies.
-	waitFor(t, 5*time.Second, "b off the channel topic", func() bool { return numsub(t, rc, b.ChannelTopic("chan-1")) == 0 })
+	relaytest.WaitFor(t, 5*time.Second, "b off the channel topic", func() bool { return numsub(t, rc, b.ChannelTopic("chan-1")) == 0 })
 
 	a.Publish(context.Background(), event(1, 9, "chan-1"))
 	a.Publish(context.Background(), event(2, 1))
 	a.Publish(context.Background(), event(3, 9, "chan-2", "chan-1", "chan-2"))
-	waitFor(t, 5*time.Second, "three deliveries", func() bool { return len(b.sink.ids()) >= 3 })
+	relaytest.WaitFor(t, 5*time.Second, "three deliveries", func() bool { return len(b.sink.ids()) >= 3 })
 	time.Sleep(100 * time.Millisecond)
 	if got := b.sink.ids(); len(got) != 3 {
 		t.Fatalf("b got %d deliveries, want 3: %v", len(got), got)
@@ -77,7 +77,7 @@ func TestModeSwitchesDeliverExactlyOnce(t *testing.T) {
 	b := startNode(t, redisURL(), ns, nil)
 	rc := admin(t, redisURL())
 	b.Interest("chan-1", true)
-	waitFor(t, 5*time.Second, "b on the channel topic", func() bool { return numsub(t, rc, b.ChannelTopic("chan-1")) == 1 })
+	relaytest.WaitFor(t, 5*time.Second, "b on the channel topic", func() bool { return numsub(t, rc, b.ChannelTopic("chan-1")) == 1 })
 
 	const n = 3000
 	stop := make(chan struct{})
@@ -137,14 +137,14 @@ func TestNamespacesAreIsolated(t *testing.T) {
 	rc := admin(t, redisURL())
 	other.Interest("", true)
 	same.Interest("", true)
-	waitFor(t, 5*time.Second, "subscriptions", func() bool {
+	relaytest.WaitFor(t, 5*time.Second, "subscriptions", func() bool {
 		return numsub(t, rc, other.GlobalTopic()) == 1 && numsub(t, rc, same.GlobalTopic()) == 1
 	})
 	a.Publish(context.Background(), event(1, 1))
 	if err := a.PublishInvalidation(context.Background(), access.Invalidation{Channel: "c", Pubkeys: []string{"p"}}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "same-namespace delivery", func() bool {
+	relaytest.WaitFor(t, 5*time.Second, "same-namespace delivery", func() bool {
 		same.sink.mu.Lock()
 		defer same.sink.mu.Unlock()
 		return len(same.sink.events) == 1 && len(same.sink.invs) == 1
@@ -162,12 +162,12 @@ func TestInvalidationsReachOtherNodesOnly(t *testing.T) {
 	rc := admin(t, redisURL())
 	a := startNode(t, redisURL(), ns, nil)
 	b := startNode(t, redisURL(), ns, nil)
-	waitFor(t, 5*time.Second, "invalidation subscriptions", func() bool { return numsub(t, rc, a.InvalidationTopic()) == 2 })
+	relaytest.WaitFor(t, 5*time.Second, "invalidation subscriptions", func() bool { return numsub(t, rc, a.InvalidationTopic()) == 2 })
 	inv := access.Invalidation{Channel: "chan-1", Pubkeys: []string{"aa", "bb"}}
 	if err := a.PublishInvalidation(context.Background(), inv); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "invalidation on b", func() bool {
+	relaytest.WaitFor(t, 5*time.Second, "invalidation on b", func() bool {
 		b.sink.mu.Lock()
 		defer b.sink.mu.Unlock()
 		return len(b.sink.invs) == 1
@@ -198,7 +198,7 @@ func TestInvalidationOrderedBeforeLaterEvents(t *testing.T) {
 		o.Caches = orderedCaches{order}
 	})
 	b.Interest("chan-1", true)
-	waitFor(t, 5*time.Second, "b subscribed", func() bool { return numsub(t, rc, b.ChannelTopic("chan-1")) == 1 })
+	relaytest.WaitFor(t, 5*time.Second, "b subscribed", func() bool { return numsub(t, rc, b.ChannelTopic("chan-1")) == 1 })
 	drain(order)
 	for i := range 20 {
 		_ = a.PublishInvalidation(context.Background(), access.Invalidation{Channel: "chan-1", Pubkeys: []string{"p"}})
@@ -244,13 +244,13 @@ func TestTopicsFollowLocalInterest(t *testing.T) {
 	rc := admin(t, redisURL())
 	a := startNode(t, redisURL(), ns, func(o *Options) { o.Linger = 300 * time.Millisecond })
 	b := startNode(t, redisURL(), ns, nil)
-	waitFor(t, 5*time.Second, "idle subscriptions", func() bool { return numsub(t, rc, a.InvalidationTopic()) == 2 })
+	relaytest.WaitFor(t, 5*time.Second, "idle subscriptions", func() bool { return numsub(t, rc, a.InvalidationTopic()) == 2 })
 	if got := topics(t, rc, ns); !slices.Equal(got, []string{a.InvalidationTopic()}) {
 		t.Fatalf("idle nodes subscribed to %v", got)
 	}
 
 	a.Interest("chan-1", true)
-	waitFor(t, 5*time.Second, "a on chan-1", func() bool { return numsub(t, rc, a.ChannelTopic("chan-1")) == 1 })
+	relaytest.WaitFor(t, 5*time.Second, "a on chan-1", func() bool { return numsub(t, rc, a.ChannelTopic("chan-1")) == 1 })
 	if numsub(t, rc, a.ChannelTopic("chan-2")) != 0 || numsub(t, rc, a.GlobalTopic()) != 0 {
 		t.Fatal("a subscribed to topics it has no subscriber for")
 	}
@@ -269,7 +269,7 @@ func TestTopicsFollowLocalInterest(t *testing.T) {
 	if numsub(t, rc, a.ChannelTopic("chan-1")) != 1 {
 		t.Fatal("topic released before the linger")
 	}
-	waitFor(t, 5*time.Second, "chan-1 released", func() bool { return numsub(t, rc, a.ChannelTopic("chan-1")) == 0 })
+	relaytest.WaitFor(t, 5*time.Second, "chan-1 released", func() bool { return numsub(t, rc, a.ChannelTopic("chan-1")) == 0 })
 	if d := time.Since(start); d < 300*time.Millisecond {
 		t.Fatalf("released after %v, before the 300ms linger", d)
 	}
@@ -287,12 +287,12 @@ func TestTraceContextTravels(t *testing.T) {
 	a := startNode(t, redisURL(), ns, func(o *Options) { o.Tracer = tp.Tracer("test") })
 	b := startNode(t, redisURL(), ns, nil)
 	b.Interest("", true)
-	waitFor(t, 5*time.Second, "b subscribed", func() bool { return numsub(t, rc, b.GlobalTopic()) == 1 })
+	relaytest.WaitFor(t, 5*time.Second, "b subscribed", func() bool { return numsub(t, rc, b.GlobalTopic()) == 1 })
 
 	ctx, span := tp.Tracer("test").Start(context.Background(), "ws.event")
 	a.Publish(ctx, event(1, 1))
 	span.End()
-	waitFor(t, 5*time.Second, "delivery", func() bool { return len(b.sink.ids()) == 1 })
+	relaytest.WaitFor(t, 5*time.Second, "delivery", func() bool { return len(b.sink.ids()) == 1 })
 	b.sink.mu.Lock()
 	got := trace.SpanContextFromContext(b.sink.ctxs[0])
 	b.sink.mu.Unlock()
@@ -327,7 +327,7 @@ func TestLaggingConsumerDropsAndCounts(t *testing.T) {
 	b := startNode(t, redisURL(), ns, func(o *Options) { o.InboundQueue = 4 })
 	b.sink.block = block
 	b.Interest("", true)
-	waitFor(t, 5*time.Second, "b subscribed", func() bool { return numsub(t, rc, b.GlobalTopic()) == 1 })
+	relaytest.WaitFor(t, 5*time.Second, "b subscribed", func() bool { return numsub(t, rc, b.GlobalTopic()) == 1 })
 	flushesBefore := b.sink.flushCount()
 
 	for i := range 50 {
@@ -336,20 +336,20 @@ func TestLaggingConsumerDropsAndCounts(t *testing.T) {
 	for range 5 {
 		_ = a.PublishInvalidation(context.Background(), access.Invalidation{Channel: "c", Pubkeys: []string{"p"}})
 	}
-	waitFor(t, 5*time.Second, "lag counted", func() bool {
+	relaytest.WaitFor(t, 5*time.Second, "lag counted", func() bool {
 		_, fan, inv := b.obs.get()
 		return fan > 0 && inv > 0
 	})
 	close(block)
 	_, fan, inv := b.obs.get()
-	waitFor(t, 5*time.Second, "survivors delivered", func() bool { return len(b.sink.ids())+fan >= 50 })
+	relaytest.WaitFor(t, 5*time.Second, "survivors delivered", func() bool { return len(b.sink.ids())+fan >= 50 })
 	if got := len(b.sink.ids()); got+fan != 50 {
 		t.Fatalf("%d delivered + %d dropped != 50", got, fan)
 	}
 	if s := b.Stats(); s.FanoutLag != uint64(fan) || s.InvalidLag != uint64(inv) {
 		t.Fatalf("stats %+v disagree with observer %d/%d", s, fan, inv)
 	}
-	waitFor(t, 5*time.Second, "cache flush after lost invalidation", func() bool { return b.sink.flushCount() > flushesBefore })
+	relaytest.WaitFor(t, 5*time.Second, "cache flush after lost invalidation", func() bool { return b.sink.flushCount() > flushesBefore })
 }
 
 func TestPublishQueueFullDropsWithoutBlocking(t *testing.T) {
@@ -377,7 +377,7 @@ func TestPublishQueueFullDropsWithoutBlocking(t *testing.T) {
 func TestPoolStats(t *testing.T) {
 	n := startNode(t, redisURL(), namespace(), func(o *Options) { o.PoolSize = 7 })
 	n.Publish(context.Background(), event(1, 1))
-	waitFor(t, 5*time.Second, "publish", func() bool { return n.Stats().Published == 1 })
+	relaytest.WaitFor(t, 5*time.Second, "publish", func() bool { return n.Stats().Published == 1 })
 	size, idle, max, waiting := n.PoolStats()
 	if max != 7 || size < 1 || idle > size || waiting != 0 {
 		t.Fatalf("pool stats size=%d idle=%d max=%d waiting=%d", size, idle, max, waiting)

@@ -3,8 +3,6 @@ package redisbus
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
 	"slices"
 	"strconv"
 	"sync"
@@ -156,18 +154,6 @@ func admin(t *testing.T, url string) *redis.Client {
 // namespace returns a fresh namespace so parallel runs never collide.
 func namespace() string { return relaytest.RandomName("t") }
 
-// waitFor polls cond until it holds or the timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // numsub is how many connections are subscribed to topic.
 func numsub(t *testing.T, c *redis.Client, topic string) int64 {
 	t.Helper()
@@ -198,49 +184,4 @@ func event(i int, kind int, channels ...string) *nostr.Event {
 		ev.Tags = append(ev.Tags, []string{"h", c})
 	}
 	return ev
-}
-
-// redisServer is a redis-server this test owns, on its own port, so it can
-// be stopped and restarted.
-type redisServer struct {
-	t    *testing.T
-	port int
-	cmd  *exec.Cmd
-	done chan struct{}
-}
-
-func startRedisServer(t *testing.T) *redisServer {
-	t.Helper()
-	r := &redisServer{t: t, port: relaytest.FreePort(t)}
-	r.start()
-	t.Cleanup(r.kill)
-	return r
-}
-
-func (r *redisServer) url() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", r.port) }
-
-func (r *redisServer) start() {
-	r.t.Helper()
-	r.cmd = exec.Command("redis-server", "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", r.t.TempDir())
-	r.cmd.Stdout, r.cmd.Stderr = nil, os.Stderr
-	if err := r.cmd.Start(); err != nil {
-		r.t.Fatalf("start redis-server: %v", err)
-	}
-	r.done = make(chan struct{})
-	go func(cmd *exec.Cmd, done chan struct{}) { _ = cmd.Wait(); close(done) }(r.cmd, r.done)
-	c := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", r.port), MaxRetries: -1})
-	defer c.Close()
-	waitFor(r.t, 10*time.Second, "redis-server to answer", func() bool {
-		return c.Ping(context.Background()).Err() == nil
-	})
-}
-
-func (r *redisServer) kill() {
-	if r.cmd == nil {
-		return
-	}
-	_ = r.cmd.Process.Kill()
-	<-r.done
-	r.cmd = nil
 }
