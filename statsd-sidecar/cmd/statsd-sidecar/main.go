@@ -1,16 +1,21 @@
 // Command statsd-sidecar follows the relay's local metrics stream and serves
 // the relay's metrics to Prometheus on BUZZ_METRICS_PORT (default 9102), so
 // scrapes never reach the relay process.
+//
+//	statsd-sidecar        run
+//	statsd-sidecar env    print the environment variables it reads
 package main
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -20,7 +25,19 @@ import (
 	"github.com/buzzrelay/buzz/statsd-sidecar/internal/stream"
 )
 
-func main() { os.Exit(run()) }
+func main() {
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "env":
+			fmt.Println(strings.Join(config.Variables(), "\n"))
+			os.Exit(0)
+		default:
+			fmt.Fprintf(os.Stderr, "statsd-sidecar: unknown command %q (usage: statsd-sidecar [env])\n", os.Args[1])
+			os.Exit(2)
+		}
+	}
+	os.Exit(run())
+}
 
 func run() int {
 	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
