@@ -1,4 +1,4 @@
-# buzz relay (Go): one workspace, three modules.
+# buzz relay (Go): one workspace, four modules (deploy holds only the manifest checks).
 MODULES := proto relay statsd-sidecar deploy
 BIN     := bin
 GO      ?= go
