@@ -24,9 +24,11 @@ test:
 		(cd $$m && $(GO) test -count=1 -timeout 12m ./...); \
 	done
 
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
 lint:
 	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
-	@for m in $(MODULES); do (cd $$m && $(GO) vet ./...) || exit 1; done
+	@for m in $(MODULES); do (cd $$m && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...) || exit 1; done
 
 # buf compiles the schema itself; the two Go generators run through `go tool`
 # (pinned by proto/go.mod's tool directives), so no protoc and no remote plugins.

@@ -123,7 +123,7 @@ func Authenticate(c *gonostr.Relay, u User) error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		noChallenge := false
 		err := c.Auth(ctx, func(ev *gonostr.Event) error {
-			if ch := ev.Tags.GetFirst([]string{"challenge", ""}); ch == nil || (*ch)[1] == "" {
+			if ch := ev.Tags.Find("challenge"); ch == nil || ch[1] == "" {
 				noChallenge = true
 				return fmt.Errorf("no challenge yet")
 			}

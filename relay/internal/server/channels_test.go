@@ -135,7 +135,7 @@ func TestPrivateChannelIsolation(t *testing.T) {
 				"#e":     {Tags: gonostr.TagMap{"e": {secret.ID}}, Kinds: []int{9}},
 			} {
 				for _, ev := range query(t, co, f) {
-					if ev.Tags.GetFirst([]string{"h", private}) != nil {
+					if ev.Tags.FindWithValue("h", private) != nil {
 						t.Errorf("%s: REQ %s returned private event kind %d", stage, name, ev.Kind)
 					}
 				}
@@ -148,7 +148,7 @@ func TestPrivateChannelIsolation(t *testing.T) {
 				for {
 					select {
 					case ev := <-s.Events:
-						if ev.Tags.GetFirst([]string{"h", private}) != nil {
+						if ev.Tags.FindWithValue("h", private) != nil {
 							t.Errorf("%s: live %s delivered private event", stage, name)
 						}
 					default:

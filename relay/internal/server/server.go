@@ -51,7 +51,6 @@ type Server struct {
 
 	bg     context.Context
 	stopBG context.CancelFunc
-	done   chan struct{} // closed when background goroutines have ended
 	bgWait []chan struct{}
 }
 

@@ -11,7 +11,7 @@ import (
 // resourceValue returns the string value of key in r, and whether it is set.
 func resourceValue(r *resource.Resource, key string) (string, bool) {
 	v, ok := r.Set().Value(attribute.Key(key))
-	return v.Emit(), ok
+	return v.String(), ok
 }
 
 func TestResourceServiceNamePrecedence(t *testing.T) {
