@@ -99,7 +99,7 @@ func serve(cfg *config.Config, log *slog.Logger) int {
 	}
 	if err := srv.Start(); err != nil {
 		log.Error("start-up failed", "error", err)
-		_ = srv.Shutdown(context.Background())
+		srv.Abort()
 		return 1
 	}
 	<-ctx.Done()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -319,5 +320,35 @@ func TestAllowlistEnforced(t *testing.T) {
 	c3 := relaytest.Connect(t, p.URL)
 	if err := relaytest.Authenticate(c3, in); err != nil {
 		t.Errorf("allowlisted member auth: %v", err)
+	}
+}
+
+// TestStartFailureExits: a port already in use ends the process with an
+// error naming the setting, instead of leaving it hanging.
+func TestStartFailureExits(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	cmd := exec.Command(relayBin, "serve")
+	cmd.Env = append(os.Environ(), "BUZZ_BIND_ADDR="+ln.Addr().String(), "BUZZ_HEALTH_PORT=0",
+		"BUZZ_METRICS_GRPC_ADDR=127.0.0.1:0", "BUZZ_DATA_DIR="+t.TempDir())
+	done := make(chan struct{})
+	var out []byte
+	go func() { out, err = cmd.CombinedOutput(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+		t.Fatal("relay still running 15 s after its listener failed")
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() == 0 {
+		t.Fatalf("exit: %v", err)
+	}
+	if !strings.Contains(string(out), "BUZZ_BIND_ADDR") {
+		t.Errorf("error does not name BUZZ_BIND_ADDR: %s", out)
 	}
 }

@@ -17,7 +17,7 @@ type sink struct {
 
 func (s *sink) Pubkey() string { return s.pubkey }
 
-func (s *sink) Send([]byte) bool {
+func (s *sink) Deliver(string, *nostr.Event, []byte) bool {
 	s.sent.Add(1)
 	return true
 }

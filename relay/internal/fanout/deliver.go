@@ -66,7 +66,7 @@ func (ix *Index) Deliver(ctx context.Context, ev *nostr.Event) int {
 		if s.closed.Load() {
 			continue
 		}
-		if s.sub.Send(frame) {
+		if s.sub.Deliver(s.id, ev, frame) {
 			sent++
 		}
 	}

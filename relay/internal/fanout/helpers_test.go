@@ -22,7 +22,7 @@ func newRecorder(pubkey string) *recorder { return &recorder{pubkey: pubkey} }
 
 func (r *recorder) Pubkey() string { return r.pubkey }
 
-func (r *recorder) Send(frame []byte) bool {
+func (r *recorder) Deliver(_ string, _ *nostr.Event, frame []byte) bool {
 	if r.full.Load() {
 		return false
 	}

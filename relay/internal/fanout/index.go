@@ -21,9 +21,12 @@ import (
 type Subscriber interface {
 	// Pubkey is the authenticated identity used for the read check.
 	Pubkey() string
-	// Send enqueues a frame without blocking; false means the queue was full.
-	// The frame may be shared with other subscribers and must not be modified.
-	Send(frame []byte) bool
+	// Deliver hands the subscriber the EVENT frame of ev for its
+	// subscription subID without blocking; false means it could not take it
+	// (queue full). The frame may be shared with other subscribers and must
+	// not be modified. subID and ev let a subscriber hold live events back
+	// while it is still sending a subscription's stored results.
+	Deliver(subID string, ev *nostr.Event, frame []byte) bool
 }
 
 // ReadChecker decides whether pubkey may read ev right now (the access

@@ -41,6 +41,15 @@ func (h *hookLog) take() []string {
 	return out
 }
 
+// Interest counts only values that can name a channel (lowercase UUIDs);
+// these sort in the order of their names.
+const (
+	chA = "0a000000-0000-4000-8000-000000000000"
+	chB = "0b000000-0000-4000-8000-000000000000"
+	chC = "0c000000-0000-4000-8000-000000000000"
+	chZ = "0f000000-0000-4000-8000-000000000000"
+)
+
 func TestInterestHookFiresOnFirstAndLast(t *testing.T) {
 	ix := NewIndex(allowAll{}, nil)
 	log := newHookLog()
@@ -58,23 +67,23 @@ func TestInterestHookFiresOnFirstAndLast(t *testing.T) {
 			t.Fatalf("%s: hook saw %v, want %v", what, got, want)
 		}
 	}
-	step("first on A", func() { ix.Subscribe(a, "1", []nostr.Filter{{Tags: chans("A")}}) }, "A:true")
-	step("replace keeping the only A", func() { ix.Subscribe(a, "1", []nostr.Filter{{Tags: chans("A"), Kinds: kinds(9)}}) })
-	step("second on A", func() { ix.Subscribe(b, "1", []nostr.Filter{{Tags: chans("A")}}) })
+	step("first on A", func() { ix.Subscribe(a, "1", []nostr.Filter{{Tags: chans(chA)}}) }, chA+":true")
+	step("replace keeping the only A", func() { ix.Subscribe(a, "1", []nostr.Filter{{Tags: chans(chA), Kinds: kinds(9)}}) })
+	step("second on A", func() { ix.Subscribe(b, "1", []nostr.Filter{{Tags: chans(chA)}}) })
 	step("global and A again", func() {
-		ix.Subscribe(a, "2", []nostr.Filter{{Kinds: kinds(9)}, {Tags: chans("A", "B", "")}})
-	}, ":true", "B:true")
-	step("matches-nothing filter", func() { ix.Subscribe(a, "3", []nostr.Filter{{Tags: chans("Z"), Kinds: []int{}}}) })
+		ix.Subscribe(a, "2", []nostr.Filter{{Kinds: kinds(9)}, {Tags: chans(chA, chB, "")}})
+	}, ":true", chB+":true")
+	step("matches-nothing filter", func() { ix.Subscribe(a, "3", []nostr.Filter{{Tags: chans(chZ), Kinds: []int{}}}) })
 
 	chs, global := ix.Channels()
-	if !slices.Equal(chs, []string{"A", "B"}) || !global {
+	if !slices.Equal(chs, []string{chA, chB}) || !global {
 		t.Fatalf("Channels = %v, %v", chs, global)
 	}
 
-	step("replace keeping A", func() { ix.Subscribe(a, "1", []nostr.Filter{{Tags: chans("A", "C")}}) }, "C:true")
+	step("replace keeping A", func() { ix.Subscribe(a, "1", []nostr.Filter{{Tags: chans(chA, chC)}}) }, chC+":true")
 	step("one of two A leaves", func() { ix.Unsubscribe(b, "1") })
-	step("replace dropping B and global", func() { ix.Subscribe(a, "2", []nostr.Filter{{Tags: chans("A")}}) }, ":false", "B:false")
-	step("connection closes", func() { ix.UnsubscribeAll(a) }, "A:false", "C:false")
+	step("replace dropping B and global", func() { ix.Subscribe(a, "2", []nostr.Filter{{Tags: chans(chA)}}) }, ":false", chB+":false")
+	step("connection closes", func() { ix.UnsubscribeAll(a) }, chA+":false", chC+":false")
 
 	chs, global = ix.Channels()
 	if len(chs) != 0 || global {
@@ -88,10 +97,10 @@ func TestInterestHookFiresOnFirstAndLast(t *testing.T) {
 func TestSetInterestHookReplaysCurrentState(t *testing.T) {
 	ix := NewIndex(allowAll{}, nil)
 	r := newRecorder("a")
-	ix.Subscribe(r, "1", []nostr.Filter{{Tags: chans("B", "A")}, {}})
+	ix.Subscribe(r, "1", []nostr.Filter{{Tags: chans(chB, chA)}, {}})
 	log := newHookLog()
 	ix.SetInterestHook(log.hook)
-	if got := log.take(); !slices.Equal(got, []string{":true", "A:true", "B:true"}) {
+	if got := log.take(); !slices.Equal(got, []string{":true", chA + ":true", chB + ":true"}) {
 		t.Fatalf("replay = %v", got)
 	}
 	ix.UnsubscribeAll(r)
@@ -114,8 +123,23 @@ func TestInterestHookMayReadChannels(t *testing.T) {
 		chs, _ := ix.Channels()
 		seen = append(seen, chs)
 	})
-	ix.Subscribe(newRecorder("a"), "1", []nostr.Filter{{Tags: chans("A")}})
-	if len(seen) != 1 || !slices.Equal(seen[0], []string{"A"}) {
+	ix.Subscribe(newRecorder("a"), "1", []nostr.Filter{{Tags: chans(chA)}})
+	if len(seen) != 1 || !slices.Equal(seen[0], []string{chA}) {
 		t.Fatalf("hook saw %v", seen)
+	}
+}
+
+// TestInterestIgnoresValuesThatCannotNameAChannel: a client cannot make the
+// node subscribe to arbitrary topics with junk #h values.
+func TestInterestIgnoresValuesThatCannotNameAChannel(t *testing.T) {
+	ix := NewIndex(allowAll{}, nil)
+	log := newHookLog()
+	ix.SetInterestHook(log.hook)
+	ix.Subscribe(newRecorder("a"), "1", []nostr.Filter{{Tags: chans("junk", "0A000000-0000-4000-8000-000000000000", chA)}})
+	if got := log.take(); !slices.Equal(got, []string{chA + ":true"}) {
+		t.Fatalf("hook saw %v, want only %s", got, chA)
+	}
+	if chs, global := ix.Channels(); !slices.Equal(chs, []string{chA}) || global {
+		t.Fatalf("Channels = %v, %v", chs, global)
 	}
 }

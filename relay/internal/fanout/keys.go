@@ -1,6 +1,9 @@
 package fanout
 
-import "github.com/buzzrelay/buzz/relay/internal/nostr"
+import (
+	"github.com/buzzrelay/buzz/relay/internal/access"
+	"github.com/buzzrelay/buzz/relay/internal/nostr"
+)
 
 // anyKind is the kind wildcard in a bucket key.
 const anyKind = -1
@@ -127,8 +130,11 @@ func subscriptionInterest(filters []nostr.Filter) []string {
 			add("")
 			continue
 		}
+		// Only values that can name a channel count as interest: no event
+		// with any other h value is ever accepted, and each interest may
+		// become a Redis topic subscription.
 		for _, c := range hs {
-			if c != "" {
+			if access.IsChannelID(c) {
 				add(c)
 			}
 		}

@@ -55,6 +55,8 @@ func Type(m Message) string { return m.messageType() }
 // SubIDError is returned for a REQ, COUNT or CLOSE whose subscription id is
 // usable but whose filters are not, so the relay can answer with CLOSED.
 type SubIDError struct {
+	// Type is the message type: "REQ" or "COUNT".
+	Type  string
 	SubID string
 	Err   error
 }
@@ -62,8 +64,13 @@ type SubIDError struct {
 func (e *SubIDError) Error() string { return e.Err.Error() }
 func (e *SubIDError) Unwrap() error { return e.Err }
 
-// MaxSubIDLength is the longest subscription id accepted (spec §2).
-const MaxSubIDLength = 256
+// Request limits (spec §2).
+const (
+	// MaxSubIDLength is the longest subscription id accepted.
+	MaxSubIDLength = 256
+	// MaxFilters is the most filters one REQ or COUNT may carry.
+	MaxFilters = 10
+)
 
 // ParseMessage parses one client frame strictly: valid UTF-8 JSON, an array
 // whose first element is a known type, and fields of the right types.
@@ -120,13 +127,17 @@ func ParseMessage(data []byte) (Message, error) {
 			return nil, err
 		}
 		if len(parts) < 3 {
-			return nil, &SubIDError{SubID: id, Err: invalidf("%s needs at least one filter", typ)}
+			return nil, &SubIDError{Type: typ, SubID: id, Err: invalidf("%s needs at least one filter", typ)}
+		}
+		// Refuse before parsing: a frame can hold thousands of filters.
+		if len(parts)-2 > MaxFilters {
+			return nil, &SubIDError{Type: typ, SubID: id, Err: invalidf("too many filters")}
 		}
 		filters := make([]Filter, 0, len(parts)-2)
 		for _, raw := range parts[2:] {
 			f, err := ParseFilter(raw)
 			if err != nil {
-				return nil, &SubIDError{SubID: id, Err: err}
+				return nil, &SubIDError{Type: typ, SubID: id, Err: err}
 			}
 			filters = append(filters, f)
 		}

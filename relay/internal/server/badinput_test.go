@@ -128,6 +128,31 @@ func TestRequestLimits(t *testing.T) {
 	c.send(`["REQ","many",` + filters + `]`)
 	c.expect("11 filters", "CLOSED", "invalid: too many filters")
 
+	// Filter values are bounded: per list, and for the whole request.
+	values := func(n int) string {
+		v := make([]string, n)
+		for i := range v {
+			v[i] = fmt.Sprintf(`"%d"`, i)
+		}
+		return "[" + strings.Join(v, ",") + "]"
+	}
+	c.send(`["REQ","wide",{"#p":` + values(1001) + `}]`)
+	c.expect("1001 values in one list", "CLOSED", "invalid: a filter list may hold at most 1000 values")
+	c.send(`["COUNT","wide",{"#t":` + values(1000) + `},{"#t":` + values(1000) + `},{"#t":` + values(1000) + `},{"#t":` + values(1000) + `},{"#t":` + values(1000) + `},{"#t":["x"]}]`)
+	c.expect("5001 values in a request", "CLOSED", "invalid: filters may hold at most 5000 values in all")
+
+	// A refused REQ also ends an open subscription with the same id.
+	c.send(`["REQ","reused",{"kinds":[1]}]`)
+	c.expect("open reused", "EOSE", "")
+	c.send(`["REQ","reused",` + filters + `]`)
+	c.expect("refused reuse", "CLOSED", "invalid: too many filters")
+	pub := r.login(t, alice)
+	if err := pub.Publish(t.Context(), alice.Event(t, 1, "after the refusal")); err != nil {
+		t.Fatal(err)
+	}
+	c.send(`["CLOSE","probe"]`)
+	c.expect("nothing for the refused subscription", "CLOSED", "")
+
 	var hs []string
 	for i := 0; i < 129; i++ {
 		hs = append(hs, fmt.Sprintf(`"%08d-0000-4000-8000-000000000000"`, i))

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -339,4 +340,77 @@ func TestKindSemantics(t *testing.T) {
 			t.Errorf("deleted event accepted again")
 		}
 	})
+}
+
+// TestStoredThenEOSEThenLive: while events are being published, every REQ
+// gets its stored results, then EOSE, then live events, and no event twice.
+func TestStoredThenEOSEThenLive(t *testing.T) {
+	r := startRelay(t, "sqlite", nil)
+	alice := newUser(t)
+	pub := r.login(t, alice)
+	stop := make(chan struct{})
+	published := make(chan struct{})
+	go func() {
+		defer close(published)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			ev := alice.Event(t, 1, fmt.Sprint("busy ", i))
+			ev.CreatedAt -= gonostr.Timestamp(i % 50) // stored order differs from arrival order
+			_ = ev.Sign(alice.SK)
+			if pub.Publish(t.Context(), ev) != nil {
+				return
+			}
+		}
+	}()
+	defer func() { close(stop); <-published }()
+
+	c := r.raw(t)
+	c.authAs(alice, r)
+	for n := 0; n < 30; n++ {
+		sub := fmt.Sprint("s", n)
+		c.send(`["REQ","` + sub + `",{"kinds":[1],"limit":5}]`)
+		seen := map[string]bool{}
+		stored, eose := 0, false
+		var last float64 = 1 << 62
+		deadline := time.Now().Add(150 * time.Millisecond)
+		for !eose || time.Now().Before(deadline) {
+			_ = c.WS.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+			_, data, err := c.WS.ReadMessage()
+			if err != nil {
+				if eose {
+					break
+				}
+				t.Fatalf("%s: %v", sub, err)
+			}
+			var m []any
+			_ = json.Unmarshal(data, &m)
+			switch {
+			case m[0] == "EOSE" && m[1] == sub:
+				eose = true
+			case m[0] == "EVENT" && m[1] == sub:
+				ev := m[2].(map[string]any)
+				id := ev["id"].(string)
+				if seen[id] {
+					t.Errorf("%s: event %s delivered twice", sub, id)
+				}
+				seen[id] = true
+				if !eose {
+					stored++
+					at := ev["created_at"].(float64)
+					if at > last {
+						t.Errorf("%s: before EOSE, an event out of stored order (a live event?)", sub)
+					}
+					last = at
+				}
+			}
+		}
+		if stored > 5 {
+			t.Errorf("%s: %d events before EOSE with limit 5", sub, stored)
+		}
+		c.send(`["CLOSE","` + sub + `"]`)
+	}
 }

@@ -101,8 +101,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, tracing *tel
 	mw := func(action string, next http.Handler) http.Handler {
 		return m.HTTPMiddleware(action, telemetry.HTTPHandler(tracing.Tracer, next))
 	}
-	s.httpSrv = &http.Server{Handler: httpapi.Routes(info, s.ws, mw), ReadHeaderTimeout: 10 * time.Second}
-	s.healthSrv = &http.Server{Handler: s.health.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	// IdleTimeout: idle keep-alive connections are not counted by
+	// BUZZ_MAX_CONNECTIONS, so they must not stay open for ever.
+	s.httpSrv = &http.Server{Handler: httpapi.Routes(info, s.ws, mw), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second}
+	s.healthSrv = &http.Server{Handler: s.health.Handler(), ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 60 * time.Second}
 	s.rpc = metricsrpc.NewServer(m, metricsrpc.NewIdentity())
 	return s, nil
 }
@@ -188,6 +190,18 @@ func (s *Server) HealthAddr() string { return s.healthLn.Addr().String() }
 
 // MetricsAddr is the metrics stream address actually bound.
 func (s *Server) MetricsAddr() string { return s.rpcAddr }
+
+// Abort releases what New opened when Start failed; nothing is serving and
+// no background work has started, so there is nothing to drain.
+func (s *Server) Abort() {
+	s.stopBG()
+	if err := s.closeBus(); err != nil {
+		s.log.Warn("close redis", "error", err)
+	}
+	if err := s.Store.Close(); err != nil {
+		s.log.Warn("close store", "error", err)
+	}
+}
 
 // Shutdown runs spec §9's order. ctx bounds the whole sequence (the caller
 // enforces the hard deadline); each step is logged so the order is visible.

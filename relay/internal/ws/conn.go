@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/buzzrelay/buzz/relay/internal/nostr"
 )
 
 // Close codes the relay uses.
@@ -43,6 +45,12 @@ type Conn struct {
 	authFailed bool // read loop only
 
 	failedSends atomic.Int32
+
+	// held holds live frames per subscription id while its stored results
+	// are being sent; holding counts entries so Deliver can skip the lock.
+	holdMu  sync.Mutex
+	held    map[string][]heldFrame
+	holding atomic.Int32
 	// closeCode/closeText is the close frame the writer sends on its way out.
 	closeMu   sync.Mutex
 	closeCode int
@@ -64,6 +72,7 @@ func newConn(h *Handler, c *websocket.Conn, id uint64) (*Conn, error) {
 		queue:     make(chan []byte, h.SendBuffer),
 		closed:    make(chan struct{}),
 		readDone:  make(chan struct{}),
+		held:      make(map[string][]heldFrame),
 		challenge: hex.EncodeToString(b[:]),
 	}, nil
 }
@@ -76,9 +85,9 @@ func (c *Conn) Pubkey() string {
 	return ""
 }
 
-// Send enqueues a fan-out frame without blocking (spec §6). A full queue is
+// send enqueues a fan-out frame without blocking (spec §6). A full queue is
 // a failed send; SlowClientGrace consecutive failures disconnect the client.
-func (c *Conn) Send(frame []byte) bool {
+func (c *Conn) send(frame []byte) bool {
 	select {
 	case <-c.closed:
 		return false
@@ -89,13 +98,91 @@ func (c *Conn) Send(frame []byte) bool {
 		c.failedSends.Store(0)
 		return true
 	default:
-		if c.failedSends.Add(1) == int32(c.h.SlowClientGrace) {
-			c.h.Metrics.WSBackpressureDisconnects.Inc()
-			c.log.Warn("disconnecting slow client", "queue", cap(c.queue))
-			c.shutdown(closeGoAway, "slow client")
-		}
-		return false
+		return c.failedSend()
 	}
+}
+
+// failedSend counts a send the client could not take and disconnects it when
+// the grace limit is reached. It always returns false.
+func (c *Conn) failedSend() bool {
+	if c.failedSends.Add(1) == int32(c.h.SlowClientGrace) {
+		c.h.Metrics.WSBackpressureDisconnects.Inc()
+		c.log.Warn("disconnecting slow client", "queue", cap(c.queue))
+		c.shutdown(closeGoAway, "slow client")
+	}
+	return false
+}
+
+// Deliver implements fanout.Subscriber. While a subscription is still sending
+// its stored results, its live events are held back (bounded by the send
+// buffer) so they follow EOSE, as spec §2 orders them.
+func (c *Conn) Deliver(subID string, ev *nostr.Event, frame []byte) bool {
+	if c.holding.Load() > 0 {
+		c.holdMu.Lock()
+		if h, ok := c.held[subID]; ok {
+			if len(h) >= cap(c.queue) {
+				c.holdMu.Unlock()
+				return c.failedSend()
+			}
+			c.held[subID] = append(h, heldFrame{id: ev.ID, frame: frame})
+			c.holdMu.Unlock()
+			return true
+		}
+		c.holdMu.Unlock()
+	}
+	return c.send(frame)
+}
+
+// heldFrame is a live event waiting for its subscription's EOSE.
+type heldFrame struct {
+	id    string
+	frame []byte
+}
+
+// hold starts holding live events for subID.
+func (c *Conn) hold(subID string) {
+	c.holdMu.Lock()
+	if _, ok := c.held[subID]; !ok {
+		c.held[subID] = nil
+		c.holding.Add(1)
+	}
+	c.holdMu.Unlock()
+}
+
+// release stops holding subID and sends what was held, in arrival order,
+// skipping events already sent as stored results. Frames that arrive while
+// it sends are picked up before holding ends, so live order is kept.
+func (c *Conn) release(ctx context.Context, subID string, sent map[string]struct{}) {
+	for {
+		c.holdMu.Lock()
+		frames := c.held[subID]
+		if len(frames) == 0 {
+			c.holdMu.Unlock()
+			c.drop(subID)
+			return
+		}
+		c.held[subID] = nil // still holding: the key stays
+		c.holdMu.Unlock()
+		for _, f := range frames {
+			if _, dup := sent[f.id]; dup {
+				continue
+			}
+			if c.reply(ctx, f.frame) != nil {
+				c.drop(subID)
+				return
+			}
+		}
+	}
+}
+
+// drop stops holding subID and discards anything held.
+func (c *Conn) drop(subID string) {
+	c.holdMu.Lock()
+	if _, ok := c.held[subID]; ok {
+		delete(c.held, subID)
+		c.holding.Add(-1)
+	}
+	c.holdMu.Unlock()
 }
 
 // reply enqueues a frame that answers this connection's own request. It

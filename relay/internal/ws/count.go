@@ -15,7 +15,7 @@ import (
 const countRejected = "restricted: count filter requires narrower constraints"
 
 func (c *Conn) handleCount(ctx context.Context, subID string, filters []nostr.Filter) {
-	ctx, span, scope, ok := c.openRead(ctx, telemetry.SpanCount, subID, filters)
+	ctx, span, scope, ok := c.openRead(ctx, "COUNT", telemetry.SpanCount, subID, filters)
 	defer span.End()
 	if !ok {
 		return
@@ -52,23 +52,30 @@ func countEvents(ctx context.Context, r Reader, filters []nostr.Filter, scope st
 		n, err := r.Count(ctx, filters, scope)
 		return n, err == nil, err
 	}
-	narrowed := make([]nostr.Filter, len(filters))
-	for i, f := range filters {
+	// One filter at a time, so at most CountLimit+1 decoded events are held
+	// at once, and the scan stops as soon as the distinct candidates pass
+	// the limit.
+	seen := make(map[string]bool) // id -> matches the full filters
+	for _, f := range filters {
 		f.Tags = maps.Clone(f.Tags)
 		maps.DeleteFunc(f.Tags, func(name string, _ []string) bool { return len(name) != 1 })
 		limit := store.CountLimit + 1
 		f.Limit = &limit
-		narrowed[i] = f
+		candidates, err := r.Query(ctx, []nostr.Filter{f}, scope)
+		if err != nil {
+			return 0, false, err
+		}
+		for _, ev := range candidates {
+			if _, dup := seen[ev.ID]; !dup {
+				seen[ev.ID] = nostr.MatchesAny(filters, ev)
+			}
+		}
+		if len(seen) > store.CountLimit {
+			return 0, false, nil
+		}
 	}
-	candidates, err := r.Query(ctx, narrowed, scope)
-	if err != nil {
-		return 0, false, err
-	}
-	if len(candidates) > store.CountLimit {
-		return 0, false, nil
-	}
-	for _, ev := range candidates {
-		if nostr.MatchesAny(filters, ev) {
+	for _, match := range seen {
+		if match {
 			n++
 		}
 	}

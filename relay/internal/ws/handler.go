@@ -104,11 +104,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	wsc.SetReadLimit(h.MaxFrameBytes)
 	h.mu.Lock()
 	h.conns[c] = struct{}{}
-	h.wg.Add(1)
+	// The reader and the writer both count: shutdown waits until the
+	// writer has sent the queued replies and the close frame.
+	h.wg.Add(2)
+	// A drain that began during the upgrade has already walked the
+	// connections; this one must close with 1012 too.
+	if h.draining.Load() {
+		c.shutdown(closeRestart, "relay restarting")
+	}
 	h.mu.Unlock()
 	h.Metrics.WSConnections.Inc()
 	h.Metrics.WSActive.Inc()
-	go c.writeLoop()
+	go func() {
+		defer h.wg.Done()
+		c.writeLoop()
+	}()
 	go func() {
 		defer h.wg.Done()
 		c.readLoop()
@@ -129,8 +139,8 @@ func (h *Handler) Drain() { h.draining.Store(true) }
 // CloseAll sends close code 1012 to every connection and waits (bounded by
 // ctx) until their in-flight handlers have finished.
 func (h *Handler) CloseAll(ctx context.Context) error {
-	h.draining.Store(true)
 	h.mu.Lock()
+	h.draining.Store(true)
 	for c := range h.conns {
 		c.shutdown(closeRestart, "relay restarting")
 	}

@@ -3,6 +3,7 @@ package ws
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -17,12 +18,18 @@ import (
 	"github.com/buzzrelay/buzz/relay/internal/telemetry"
 )
 
-// Protocol limits (spec §2).
+// Protocol limits (spec §2), and bounds on filter values, which the spec
+// leaves open: every open subscription keeps its filters and every live
+// event is matched against them, so their size is memory and CPU a single
+// client could otherwise claim without limit.
 const (
-	maxFilters       = 10
 	maxSubscriptions = 1024
 	maxLimit         = 1000
 	maxChannels      = 128
+	// MaxValuesPerList bounds each ids/authors/kinds/#tag list.
+	MaxValuesPerList = 1000
+	// MaxValuesPerRequest bounds all filter values of one REQ or COUNT.
+	MaxValuesPerRequest = 5000
 )
 
 // readLoop reads and handles messages one at a time until the connection
@@ -84,7 +91,7 @@ func (c *Conn) handle(ctx context.Context, data []byte) {
 	if err != nil {
 		var se *nostr.SubIDError
 		if errors.As(err, &se) {
-			_ = c.reply(ctx, nostr.ClosedFrame(se.SubID, err.Error()))
+			c.closeRefused(ctx, se.Type, se.SubID, err.Error())
 			return
 		}
 		_ = c.reply(ctx, nostr.NoticeFrame(err.Error()))
@@ -178,55 +185,79 @@ func (c *Conn) handleEvent(ctx context.Context, ev *nostr.Event) {
 	})
 }
 
-// checkFilters applies the REQ/COUNT limits of spec §2 and clamps limits.
-// It returns the CLOSED message for a refusal, or "".
+// checkFilters applies the REQ/COUNT limits and clamps limits. It returns
+// the CLOSED message for a refusal, or "".
 func checkFilters(filters []nostr.Filter) string {
-	if len(filters) > maxFilters {
+	if len(filters) > nostr.MaxFilters {
 		return "invalid: too many filters"
 	}
-	channels := 0
+	channels, values := 0, 0
 	for i := range filters {
-		channels += len(filters[i].Tags["h"])
-		l := maxLimit
-		if filters[i].Limit != nil && *filters[i].Limit < maxLimit {
-			l = *filters[i].Limit
+		f := &filters[i]
+		channels += len(f.Tags["h"])
+		lists := []int{len(f.IDs), len(f.Authors), len(f.Kinds)}
+		for _, vals := range f.Tags {
+			lists = append(lists, len(vals))
 		}
-		filters[i].Limit = &l
+		for _, n := range lists {
+			if n > MaxValuesPerList {
+				return fmt.Sprintf("invalid: a filter list may hold at most %d values", MaxValuesPerList)
+			}
+			values += n
+		}
+		l := maxLimit
+		if f.Limit != nil && *f.Limit < maxLimit {
+			l = *f.Limit
+		}
+		f.Limit = &l
 	}
 	if channels > maxChannels {
 		return "restricted: too many explicit channels"
 	}
+	if values > MaxValuesPerRequest {
+		return fmt.Sprintf("invalid: filters may hold at most %d values in all", MaxValuesPerRequest)
+	}
 	return ""
+}
+
+// closeRefused answers a refused REQ or COUNT with CLOSED. A refused REQ also
+// ends an open subscription with the same id: the client was told it is
+// closed, so it must not keep receiving events.
+func (c *Conn) closeRefused(ctx context.Context, typ, subID, msg string) {
+	if typ == "REQ" {
+		c.h.Index.Unsubscribe(c, subID)
+	}
+	_ = c.reply(ctx, nostr.ClosedFrame(subID, msg))
 }
 
 // openRead is the common start of REQ and COUNT: the span, the auth check,
 // the limits of spec §2 and the caller's read scope. ok is false when the
 // request has already been answered with CLOSED.
-func (c *Conn) openRead(ctx context.Context, spanName, subID string, filters []nostr.Filter) (_ context.Context, _ trace.Span, scope store.Scope, ok bool) {
+func (c *Conn) openRead(ctx context.Context, typ, spanName, subID string, filters []nostr.Filter) (_ context.Context, _ trace.Span, scope store.Scope, ok bool) {
 	ctx, span := c.span(ctx, spanName)
 	if span.IsRecording() {
 		span.SetAttributes(attribute.String(telemetry.AttrSubID, subID))
 	}
 	pubkey := c.Pubkey()
 	if pubkey == "" {
-		_ = c.reply(ctx, nostr.ClosedFrame(subID, "auth-required: authenticate first"))
+		c.closeRefused(ctx, typ, subID, "auth-required: authenticate first")
 		return ctx, span, scope, false
 	}
 	if msg := checkFilters(filters); msg != "" {
-		_ = c.reply(ctx, nostr.ClosedFrame(subID, msg))
+		c.closeRefused(ctx, typ, subID, msg)
 		return ctx, span, scope, false
 	}
 	scope, err := c.h.Access.Scope(ctx, pubkey)
 	if err != nil {
 		c.log.Error("read scope failed", "error", err)
-		_ = c.reply(ctx, nostr.ClosedFrame(subID, ingest.Internal.Message))
+		c.closeRefused(ctx, typ, subID, ingest.Internal.Message)
 		return ctx, span, scope, false
 	}
 	return ctx, span, scope, true
 }
 
 func (c *Conn) handleReq(ctx context.Context, subID string, filters []nostr.Filter) {
-	ctx, span, scope, ok := c.openRead(ctx, telemetry.SpanReq, subID, filters)
+	ctx, span, scope, ok := c.openRead(ctx, "REQ", telemetry.SpanReq, subID, filters)
 	defer span.End()
 	if !ok {
 		return
@@ -238,8 +269,11 @@ func (c *Conn) handleReq(ctx context.Context, subID string, filters []nostr.Filt
 			return
 		}
 	}
-	// Subscribe before querying so nothing stored in between is missed; a
-	// client may see such an event both live and in the stored results.
+	// Subscribe before querying so nothing stored in between is missed, and
+	// hold the live events back until EOSE; one that is also among the
+	// stored results is sent once.
+	c.hold(subID)
+	defer c.drop(subID)
 	c.h.Index.Subscribe(c, subID, filters)
 	qctx, qspan := c.h.Tracer.Start(ctx, telemetry.SpanStorePrefix+"query")
 	events, err := c.h.Store.Query(qctx, filters, scope)
@@ -250,10 +284,15 @@ func (c *Conn) handleReq(ctx context.Context, subID string, filters []nostr.Filt
 		_ = c.reply(ctx, nostr.ClosedFrame(subID, ingest.Internal.Message))
 		return
 	}
+	sent := make(map[string]struct{}, len(events))
 	for _, ev := range events {
 		if c.reply(ctx, nostr.EventFrame(subID, ev)) != nil {
 			return
 		}
+		sent[ev.ID] = struct{}{}
 	}
-	_ = c.reply(ctx, nostr.EOSEFrame(subID))
+	if c.reply(ctx, nostr.EOSEFrame(subID)) != nil {
+		return
+	}
+	c.release(ctx, subID, sent)
 }
