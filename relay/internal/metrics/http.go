@@ -1,12 +1,12 @@
 package metrics
 
 import (
-	"bufio"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/buzzrelay/buzz/relay/internal/httpstatus"
 )
 
 // CallerHeader names the calling service (set by the Istio sidecar).
@@ -62,9 +62,9 @@ func (m *Metrics) HTTPMiddleware(action string, next http.Handler) http.Handler 
 			return
 		}
 		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w}
+		sw := httpstatus.New(w)
 		next.ServeHTTP(sw, r)
-		m.ObserveHTTP(sw.status(), CallerLabel(r.Header.Get(CallerHeader)), action, time.Since(start))
+		m.ObserveHTTP(sw.Status(), CallerLabel(r.Header.Get(CallerHeader)), action, time.Since(start))
 	})
 }
 
@@ -78,67 +78,10 @@ func (m *Metrics) HTTPMux(mux http.Handler) http.Handler {
 			return
 		}
 		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w}
+		sw := httpstatus.New(w)
 		mux.ServeHTTP(sw, r) // ServeMux sets r.Pattern on the request it is given
-		if action := patternPath(r.Pattern); action != "" {
-			m.ObserveHTTP(sw.status(), CallerLabel(r.Header.Get(CallerHeader)), action, time.Since(start))
+		if action := httpstatus.Route(r.Pattern); action != "" {
+			m.ObserveHTTP(sw.Status(), CallerLabel(r.Header.Get(CallerHeader)), action, time.Since(start))
 		}
 	})
 }
-
-// patternPath strips the method and host from a ServeMux pattern.
-func patternPath(p string) string {
-	if i := strings.IndexByte(p, ' '); i >= 0 {
-		p = strings.TrimLeft(p[i+1:], " \t")
-	}
-	if i := strings.IndexByte(p, '/'); i > 0 {
-		p = p[i:]
-	}
-	return p
-}
-
-// statusWriter remembers the status code and keeps the optional interfaces
-// (Flusher, Hijacker, ResponseController's Unwrap) reachable.
-type statusWriter struct {
-	http.ResponseWriter
-	code int
-}
-
-func (w *statusWriter) status() int {
-	if w.code == 0 {
-		return http.StatusOK
-	}
-	return w.code
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.code == 0 {
-		w.code = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.code == 0 {
-		w.code = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-// Flush forwards to the underlying writer when it can flush.
-func (w *statusWriter) Flush() {
-	_ = http.NewResponseController(w.ResponseWriter).Flush()
-}
-
-// Hijack forwards to the underlying writer (WebSocket upgrades); a hijacked
-// request is recorded with status 101.
-func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	conn, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
-	if err == nil && w.code == 0 {
-		w.code = http.StatusSwitchingProtocols
-	}
-	return conn, rw, err
-}
-
-// Unwrap lets http.ResponseController reach the underlying writer.
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

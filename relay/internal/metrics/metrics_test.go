@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/buzzrelay/buzz/relay/internal/httpstatus"
 )
 
 // catalog is METRICS.md's table, written out independently of catalog.go.
@@ -376,8 +378,8 @@ func TestHTTPMux(t *testing.T) {
 	if len(reqs) != 1 || reqs["[204 unknown /api/channels/{id}]"].Value != 2 {
 		t.Errorf("requests = %v", reqs)
 	}
-	if got := patternPath("example.com/a/{b}"); got != "/a/{b}" {
-		t.Errorf("patternPath = %q", got)
+	if got := httpstatus.Route("example.com/a/{b}"); got != "/a/{b}" {
+		t.Errorf("Route = %q", got)
 	}
 }
 

@@ -1,13 +1,9 @@
 package telemetry
 
 import (
-	"bufio"
-	"errors"
-	"fmt"
-	"net"
 	"net/http"
-	"strings"
 
+	"github.com/buzzrelay/buzz/relay/internal/httpstatus"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
@@ -34,19 +30,16 @@ func HTTPHandler(tracer trace.Tracer, next http.Handler) http.Handler {
 		}
 		span.SetAttributes(semconv.HTTPRequestMethodKey.String(method), semconv.URLPath(r.URL.Path))
 
-		rec := &statusRecorder{ResponseWriter: w}
+		rec := httpstatus.New(w)
 		req := r.WithContext(ctx)
 		next.ServeHTTP(rec, req)
 
 		// ServeMux records the matched pattern on the request it was given.
-		if route := routeOf(req.Pattern); route != "" {
+		if route := httpstatus.Route(req.Pattern); route != "" {
 			span.SetName(method + " " + route)
 			span.SetAttributes(semconv.HTTPRoute(route))
 		}
-		status := rec.status
-		if status == 0 {
-			status = http.StatusOK // nothing written, or hijacked: net/http's default
-		}
+		status := rec.Status()
 		span.SetAttributes(semconv.HTTPResponseStatusCode(status))
 		if status >= 500 {
 			span.SetStatus(codes.Error, http.StatusText(status))
@@ -64,68 +57,3 @@ func normalizeMethod(m string) string {
 		return "_OTHER"
 	}
 }
-
-// routeOf turns a ServeMux pattern ("[METHOD ][HOST]/path") into its path.
-func routeOf(pattern string) string {
-	if i := strings.IndexByte(pattern, ' '); i >= 0 {
-		pattern = strings.TrimSpace(pattern[i+1:])
-	}
-	if i := strings.IndexByte(pattern, '/'); i > 0 {
-		pattern = pattern[i:]
-	}
-	return pattern
-}
-
-// statusRecorder remembers the response status for the span. It passes
-// Flush and Hijack through (a WebSocket upgrade asserts http.Hijacker) and
-// unwraps for http.ResponseController.
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-// WriteHeader records the first status written.
-func (s *statusRecorder) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-// Write records the implicit 200 of a body written without WriteHeader.
-func (s *statusRecorder) Write(p []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(p)
-}
-
-// Flush forwards to the underlying writer when it can flush.
-func (s *statusRecorder) Flush() {
-	if f, ok := s.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
-
-// errNoHijack reports an underlying writer that cannot be hijacked.
-var errNoHijack = errors.New("telemetry: response writer does not support hijacking")
-
-// Hijack forwards to the underlying writer; the connection then belongs to
-// the caller, reported as 101 Switching Protocols.
-func (s *statusRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	h, ok := s.ResponseWriter.(http.Hijacker)
-	if !ok {
-		return nil, nil, errNoHijack
-	}
-	c, rw, err := h.Hijack()
-	if err != nil {
-		return nil, nil, fmt.Errorf("telemetry: hijack: %w", err)
-	}
-	if s.status == 0 {
-		s.status = http.StatusSwitchingProtocols
-	}
-	return c, rw, nil
-}
-
-// Unwrap exposes the underlying writer to http.ResponseController.
-func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
