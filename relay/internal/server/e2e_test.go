@@ -370,27 +370,47 @@ func TestStoredThenEOSEThenLive(t *testing.T) {
 
 	c := r.raw(t)
 	c.authAs(alice, r)
+	// One reader: a gorilla connection cannot be read again after a read
+	// deadline expires, so the waits below are on a channel instead.
+	frames := make(chan []any, 1024)
+	go func() {
+		defer close(frames)
+		for {
+			_, data, err := c.WS.ReadMessage()
+			if err != nil {
+				return
+			}
+			var m []any
+			if json.Unmarshal(data, &m) == nil && len(m) >= 2 {
+				frames <- m
+			}
+		}
+	}()
 	for n := 0; n < 30; n++ {
 		sub := fmt.Sprint("s", n)
 		c.send(`["REQ","` + sub + `",{"kinds":[1],"limit":5}]`)
 		seen := map[string]bool{}
 		stored, eose := 0, false
 		var last float64 = 1 << 62
-		deadline := time.Now().Add(150 * time.Millisecond)
-		for !eose || time.Now().Before(deadline) {
-			_ = c.WS.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
-			_, data, err := c.WS.ReadMessage()
-			if err != nil {
-				if eose {
-					break
-				}
-				t.Fatalf("%s: %v", sub, err)
-			}
+		timeout := time.After(10 * time.Second)
+		var live <-chan time.Time // fires 150 ms after EOSE
+	collect:
+		for {
 			var m []any
-			_ = json.Unmarshal(data, &m)
+			select {
+			case m = <-frames:
+				if m == nil {
+					t.Fatalf("%s: connection closed", sub)
+				}
+			case <-timeout:
+				t.Fatalf("%s: no EOSE", sub)
+			case <-live:
+				break collect
+			}
 			switch {
 			case m[0] == "EOSE" && m[1] == sub:
 				eose = true
+				live = time.After(150 * time.Millisecond)
 			case m[0] == "EVENT" && m[1] == sub:
 				ev := m[2].(map[string]any)
 				id := ev["id"].(string)

@@ -49,7 +49,7 @@ type Conn struct {
 	// held holds live frames per subscription id while its stored results
 	// are being sent; holding counts entries so Deliver can skip the lock.
 	holdMu  sync.Mutex
-	held    map[string][]heldFrame
+	held    map[string]*subHold
 	holding atomic.Int32
 	// closeCode/closeText is the close frame the writer sends on its way out.
 	closeMu   sync.Mutex
@@ -72,7 +72,7 @@ func newConn(h *Handler, c *websocket.Conn, id uint64) (*Conn, error) {
 		queue:     make(chan []byte, h.SendBuffer),
 		closed:    make(chan struct{}),
 		readDone:  make(chan struct{}),
-		held:      make(map[string][]heldFrame),
+		held:      make(map[string]*subHold),
 		challenge: hex.EncodeToString(b[:]),
 	}, nil
 }
@@ -115,22 +115,45 @@ func (c *Conn) failedSend() bool {
 
 // Deliver implements fanout.Subscriber. While a subscription is still sending
 // its stored results, its live events are held back (bounded by the send
-// buffer) so they follow EOSE, as spec §2 orders them.
+// buffer) so they follow EOSE, as spec §2 orders them; for a short while
+// after EOSE an event already sent as a stored result is not sent again.
 func (c *Conn) Deliver(subID string, ev *nostr.Event, frame []byte) bool {
 	if c.holding.Load() > 0 {
 		c.holdMu.Lock()
-		if h, ok := c.held[subID]; ok {
-			if len(h) >= cap(c.queue) {
+		if h := c.held[subID]; h != nil {
+			switch {
+			case h.until.IsZero(): // still sending stored results
+				if len(h.frames) >= cap(c.queue) {
+					c.holdMu.Unlock()
+					return c.failedSend()
+				}
+				h.frames = append(h.frames, heldFrame{id: ev.ID, frame: frame})
 				c.holdMu.Unlock()
-				return c.failedSend()
+				return true
+			case time.Now().Before(h.until):
+				if _, dup := h.sent[ev.ID]; dup {
+					c.holdMu.Unlock()
+					return true
+				}
+			default:
+				c.forget(subID)
 			}
-			c.held[subID] = append(h, heldFrame{id: ev.ID, frame: frame})
-			c.holdMu.Unlock()
-			return true
 		}
 		c.holdMu.Unlock()
 	}
 	return c.send(frame)
+}
+
+// dedupeWindow is how long after EOSE a live copy of a stored result is
+// dropped: an event saved just before the query may reach fan-out just
+// after it, and that takes far less than this.
+const dedupeWindow = 5 * time.Second
+
+// subHold is one subscription's state between REQ and shortly after EOSE.
+type subHold struct {
+	frames []heldFrame         // live events waiting for EOSE
+	sent   map[string]struct{} // stored results already sent
+	until  time.Time           // zero while holding; then the end of the dedupe window
 }
 
 // heldFrame is a live event waiting for its subscription's EOSE.
@@ -139,13 +162,20 @@ type heldFrame struct {
 	frame []byte
 }
 
-// hold starts holding live events for subID.
+// hold starts holding live events for subID (replacing any earlier state of
+// that id) and forgets subscriptions whose dedupe window has passed.
 func (c *Conn) hold(subID string) {
 	c.holdMu.Lock()
-	if _, ok := c.held[subID]; !ok {
-		c.held[subID] = nil
+	now := time.Now()
+	for id, h := range c.held {
+		if !h.until.IsZero() && now.After(h.until) {
+			c.forget(id)
+		}
+	}
+	if c.held[subID] == nil {
 		c.holding.Add(1)
 	}
+	c.held[subID] = &subHold{}
 	c.holdMu.Unlock()
 }
 
@@ -155,13 +185,18 @@ func (c *Conn) hold(subID string) {
 func (c *Conn) release(ctx context.Context, subID string, sent map[string]struct{}) {
 	for {
 		c.holdMu.Lock()
-		frames := c.held[subID]
-		if len(frames) == 0 {
+		h := c.held[subID]
+		if h == nil {
 			c.holdMu.Unlock()
-			c.drop(subID)
 			return
 		}
-		c.held[subID] = nil // still holding: the key stays
+		frames := h.frames
+		if len(frames) == 0 {
+			h.sent, h.until = sent, time.Now().Add(dedupeWindow)
+			c.holdMu.Unlock()
+			return
+		}
+		h.frames = nil
 		c.holdMu.Unlock()
 		for _, f := range frames {
 			if _, dup := sent[f.id]; dup {
@@ -175,14 +210,19 @@ func (c *Conn) release(ctx context.Context, subID string, sent map[string]struct
 	}
 }
 
-// drop stops holding subID and discards anything held.
+// drop forgets subID's hold and anything held.
 func (c *Conn) drop(subID string) {
 	c.holdMu.Lock()
+	c.forget(subID)
+	c.holdMu.Unlock()
+}
+
+// forget removes subID's state; holdMu must be held.
+func (c *Conn) forget(subID string) {
 	if _, ok := c.held[subID]; ok {
 		delete(c.held, subID)
 		c.holding.Add(-1)
 	}
-	c.holdMu.Unlock()
 }
 
 // reply enqueues a frame that answers this connection's own request. It

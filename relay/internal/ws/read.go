@@ -273,7 +273,12 @@ func (c *Conn) handleReq(ctx context.Context, subID string, filters []nostr.Filt
 	// hold the live events back until EOSE; one that is also among the
 	// stored results is sent once.
 	c.hold(subID)
-	defer c.drop(subID)
+	released := false
+	defer func() {
+		if !released {
+			c.drop(subID)
+		}
+	}()
 	c.h.Index.Subscribe(c, subID, filters)
 	qctx, qspan := c.h.Tracer.Start(ctx, telemetry.SpanStorePrefix+"query")
 	events, err := c.h.Store.Query(qctx, filters, scope)
@@ -295,4 +300,5 @@ func (c *Conn) handleReq(ctx context.Context, subID string, filters []nostr.Filt
 		return
 	}
 	c.release(ctx, subID, sent)
+	released = true
 }
