@@ -62,13 +62,24 @@ func MatchesAny(filters []Filter, e *Event) bool {
 	return false
 }
 
-// SingleLetterTags reports whether every tag constraint is on a single-letter
-// tag, the ones NIP-01 says relays index.
+// SingleLetterTags reports whether every tag constraint is on an indexed
+// tag name (see IsIndexedTagName), the ones a store can answer directly.
 func (f *Filter) SingleLetterTags() bool {
 	for name := range f.Tags {
-		if len(name) != 1 {
+		if !IsIndexedTagName(name) {
 			return false
 		}
 	}
 	return true
+}
+
+// IsIndexedTagName reports whether tags with this name are indexed: a single
+// ASCII letter, as NIP-01 describes. Other names (longer ones, digits,
+// control characters) are matched in memory.
+func IsIndexedTagName(name string) bool {
+	if len(name) != 1 {
+		return false
+	}
+	c := name[0]
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
 }

@@ -60,7 +60,7 @@ func New(ev *nostr.Event, tagValue func(string) string) Row {
 
 // IndexedTag reports the tags event_tags holds: single-letter ones, except
 // h which lives in events.channel.
-func IndexedTag(name string) bool { return len(name) == 1 && name != "h" }
+func IndexedTag(name string) bool { return nostr.IsIndexedTagName(name) && name != "h" }
 
 // ReplaceKey identifies the slot a replaceable or addressable event
 // occupies: sha256("pubkey:kind:d"), hashed so long d tags stay indexable.

@@ -21,14 +21,17 @@ func Migrate(ctx context.Context, url string, opts Options) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := poolConfig(url, opts)
+	cfg, opts, err := poolConfig(url, opts)
 	if err != nil {
 		return err
 	}
 	// The schema may not exist yet; connect without the search_path and
-	// qualify nothing until it does.
+	// qualify nothing until it does. A search_path that is not one plain
+	// schema (a list, say) is the operator's and stays as it is.
 	connCfg := cfg.ConnConfig.Copy()
-	delete(connCfg.RuntimeParams, "search_path")
+	if opts.Schema != "" {
+		delete(connCfg.RuntimeParams, "search_path")
+	}
 	conn, err := pgx.ConnectConfig(ctx, connCfg)
 	if err != nil {
 		return fmt.Errorf("store: migrate: connect: %w", err)

@@ -46,26 +46,34 @@ var _ store.Store = (*Store)(nil)
 // startup search_path parameter, where quoting rules are awkward.
 var schemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 
-func poolConfig(url string, opts Options) (*pgxpool.Config, error) {
+// poolConfig parses url and applies opts. It returns opts with Schema
+// filled in from the URL's search_path when opts named none and the URL
+// names a single schema, so migrations create and use that same schema.
+func poolConfig(url string, opts Options) (*pgxpool.Config, Options, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
-		return nil, fmt.Errorf("store: parse database url: %w", err)
+		return nil, opts, fmt.Errorf("store: parse database url: %w", err)
 	}
 	if opts.PoolSize > 0 {
 		cfg.MaxConns = opts.PoolSize
 	}
+	if opts.Schema == "" {
+		if sp := cfg.ConnConfig.RuntimeParams["search_path"]; schemaName.MatchString(sp) {
+			opts.Schema = sp
+		}
+	}
 	if opts.Schema != "" {
 		if !schemaName.MatchString(opts.Schema) {
-			return nil, fmt.Errorf("store: schema %q must be a lowercase identifier", opts.Schema)
+			return nil, opts, fmt.Errorf("store: schema %q must be a lowercase identifier", opts.Schema)
 		}
 		cfg.ConnConfig.RuntimeParams["search_path"] = opts.Schema
 	}
-	return cfg, nil
+	return cfg, opts, nil
 }
 
 // Open connects, applies pending migrations and returns the store.
 func Open(ctx context.Context, url string, opts Options) (*Store, error) {
-	cfg, err := poolConfig(url, opts)
+	cfg, opts, err := poolConfig(url, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -4,11 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"net/url"
 	"os"
 	"testing"
 
 	"github.com/buzzrelay/buzz/relay/internal/store"
 	"github.com/buzzrelay/buzz/relay/internal/store/storetest"
+	"github.com/jackc/pgx/v5"
 )
 
 func testURL() string {
@@ -49,4 +51,31 @@ func TestContract(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store {
 		return openTest(t, newSchema(t), 8)
 	})
+}
+
+// TestSchemaFromURL: with no Schema option, a search_path in DATABASE_URL
+// names the schema the relay migrates and uses (it did not exist before).
+func TestSchemaFromURL(t *testing.T) {
+	schema := newSchema(t)
+	u, err := url.Parse(testURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	s, err := Open(context.Background(), u.String(), Options{PoolSize: 2})
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	defer s.Close()
+	ev := storetest.NewSigner("url-schema").Event(1, 1_700_000_000, "hello")
+	if err := s.Save(context.Background(), ev, nil); err != nil {
+		t.Fatalf("save: %v", err)
+	}
+	var n int
+	if err := s.Pool().QueryRow(context.Background(),
+		"SELECT count(*) FROM "+pgx.Identifier{schema, "events"}.Sanitize()).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("events in %s: %d, %v", schema, n, err)
+	}
 }

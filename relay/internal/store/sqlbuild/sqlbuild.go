@@ -78,12 +78,7 @@ func LimitOf(f *nostr.Filter) int {
 
 // NeedsGo reports a tag constraint SQL does not answer (multi-letter name).
 func NeedsGo(f *nostr.Filter) bool {
-	for name := range f.Tags {
-		if len(name) != 1 {
-			return true
-		}
-	}
-	return false
+	return !f.SingleLetterTags()
 }
 
 // Builder accumulates positional arguments while SQL text is assembled.
@@ -188,7 +183,7 @@ func (b *Builder) cond(f *nostr.Filter) (sql string, ok bool) {
 				return "", false
 			}
 			parts = append(parts, eq(b, "e.channel", chans))
-		case len(name) == 1:
+		case nostr.IsIndexedTagName(name):
 			keys := vals
 			if b.d.TagValue != nil {
 				keys = make([]string, len(vals))

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"reflect"
@@ -199,5 +200,20 @@ func testCount(t *testing.T, s store.Store) {
 	_, err := s.Count(ctx(t), []nostr.Filter{{Tags: map[string][]string{"subject": {"hello"}}}}, all)
 	if !errors.Is(err, store.ErrUncountable) {
 		t.Errorf("count on a multi-letter tag: got %v, want ErrUncountable", err)
+	}
+}
+
+// testOddTagNames: tag names that are not a single ASCII letter (a digit, a
+// NUL byte) are stored, returned and matched like any multi-letter name,
+// identically on every store.
+func testOddTagNames(t *testing.T, s store.Store) {
+	digit := alice.Event(1, base, "digit", []string{"1", "v"})
+	nul := alice.Event(1, base+1, "nul", []string{"\x00", "v"})
+	save(t, s, digit)
+	save(t, s, nul)
+	expect(t, "#1", query(t, s, all, nostr.Filter{Tags: map[string][]string{"1": {"v"}}}), digit)
+	expect(t, "#\\x00", query(t, s, all, nostr.Filter{Tags: map[string][]string{"\x00": {"v"}}}), nul)
+	if n, err := s.Count(context.Background(), []nostr.Filter{{Kinds: []int{1}}}, all); err != nil || n != 2 {
+		t.Fatalf("count = %d, %v", n, err)
 	}
 }

@@ -26,6 +26,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"QueryTags", testQueryTags},
 		{"QueryUnion", testQueryUnion},
 		{"QueryMultiLetterTagScansPages", testMultiLetterPaging},
+		{"QueryOddTagNames", testOddTagNames},
 		{"RoundTrip", testRoundTrip},
 		{"Count", testCount},
 		{"Duplicate", testDuplicate},
