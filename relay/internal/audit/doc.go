@@ -44,8 +44,12 @@
 // backoff for as long as the writer runs: entries are not dropped while the
 // process lives, and the queue filling up behind a failing database turns
 // into the backpressure described above. A write whose commit succeeded but
-// whose acknowledgement was lost is retried too, so a database failure can
-// at worst duplicate entries in the chain, never lose them. Only when Run's
+// whose acknowledgement was lost (a timeout during COMMIT, a reset
+// connection) is retried too, but idempotently: the retry carries the Seq
+// and Hash the first attempt gave the batch's first entry, and the store,
+// under its serialisation, finds that row already holding that hash and
+// reports success without inserting. So a database failure neither loses
+// nor duplicates entries. Only when Run's
 // context is cancelled are the entries still queued given up, each logged at
 // ERROR level.
 package audit

@@ -255,11 +255,13 @@ func (l *Log) fill(batch *[]store.AuditEntry) bool {
 // it reports whether the batch was written.
 func (l *Log) write(ctx context.Context, batch []store.AuditEntry) bool {
 	wait := retryMin
+	// AppendAudit fills Seq and hashes into work. Retries pass work as the
+	// last attempt left it: an attempt whose commit succeeded but whose
+	// answer was lost left its Seq and Hash there, and the store recognises
+	// the batch as written instead of appending it a second time.
+	work := make([]store.AuditEntry, len(batch))
+	copy(work, batch)
 	for attempt := 1; ; attempt++ {
-		// AppendAudit fills in Seq and hashes; give it a fresh copy each
-		// attempt so a failed try leaves nothing behind.
-		work := make([]store.AuditEntry, len(batch))
-		copy(work, batch)
 		actx, cancel := context.WithTimeout(ctx, l.writeTimeout)
 		start := time.Now()
 		err := l.st.AppendAudit(actx, work, Link)

@@ -142,7 +142,13 @@ type AuditEntry struct {
 type Audit interface {
 	// AppendAudit appends entries in order, computing each entry's PrevHash
 	// and Hash with link under the database's own serialisation so that
-	// several processes extend one chain.
+	// several processes extend one chain. It fills Seq, Time, PrevHash and
+	// Hash into the caller's slice. Pass fresh entries with Seq 0. To retry
+	// after an error, pass the same slice again: an entry arriving with Seq
+	// != 0 and Hash set is a retry of an earlier attempt, and if the row at
+	// that Seq holds that Hash the earlier attempt committed (its
+	// acknowledgement was lost), so AppendAudit returns nil without
+	// inserting anything; otherwise it links and inserts the entries afresh.
 	AppendAudit(ctx context.Context, entries []AuditEntry, link func(prev []byte, e *AuditEntry) []byte) error
 	// AuditEntries calls fn for every entry in sequence order.
 	AuditEntries(ctx context.Context, fn func(AuditEntry) error) error

@@ -5,6 +5,7 @@
 package auditlink
 
 import (
+	"bytes"
 	"time"
 
 	"github.com/buzzrelay/buzz/relay/internal/store"
@@ -28,4 +29,26 @@ func Apply(entries []store.AuditEntry, lastSeq int64, prev []byte, now time.Time
 		e.Hash = link(prev, e)
 		prev = e.Hash
 	}
+}
+
+// Retry reports whether entries come back from an earlier AppendAudit
+// attempt: their first entry already carries the Seq and Hash that attempt
+// gave it. The store then asks, under its serialisation, whether that seq
+// holds that hash; if so the earlier attempt committed (only its
+// acknowledgement was lost) and appending again would store every entry
+// twice.
+func Retry(entries []store.AuditEntry) (seq int64, hash []byte, ok bool) {
+	if len(entries) == 0 || entries[0].Seq == 0 || len(entries[0].Hash) == 0 {
+		return 0, nil, false
+	}
+	return entries[0].Seq, entries[0].Hash, true
+}
+
+// Written reports whether stored, the hash found at the retry's seq (nil
+// when that seq is empty), shows the earlier attempt committed. A batch is
+// one transaction, so its first entry being there means all of it is; a
+// different hash means another writer took the seq and the batch must be
+// linked afresh.
+func Written(stored, hash []byte) bool {
+	return stored != nil && bytes.Equal(stored, hash)
 }

@@ -18,7 +18,9 @@ const auditLockKey = 0x6275_7a7a_6175_6474 // "buzzaudt"
 // AppendAudit appends entries under a transaction-scoped advisory lock, so
 // that each process reads the true last hash before linking. It fills in
 // each entry's Seq, Time (when zero; stored to the microsecond, which is
-// what link sees), PrevHash and Hash, in the caller's slice too.
+// what link sees), PrevHash and Hash, in the caller's slice too. Entries
+// that already carry a Seq and Hash are a retry: if that row holds that
+// hash, the earlier attempt committed and nothing is inserted.
 func (s *Store) AppendAudit(ctx context.Context, entries []store.AuditEntry, link func(prev []byte, e *store.AuditEntry) []byte) error {
 	if len(entries) == 0 {
 		return nil
@@ -30,6 +32,16 @@ func (s *Store) AppendAudit(ctx context.Context, entries []store.AuditEntry, lin
 	defer func() { _ = tx.Rollback(ctx) }()
 	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(auditLockKey)); err != nil {
 		return fmt.Errorf("store: append audit: lock: %w", err)
+	}
+	if rseq, rhash, ok := auditlink.Retry(entries); ok {
+		var stored []byte
+		err := tx.QueryRow(ctx, "SELECT hash FROM audit_log WHERE seq = $1", rseq).Scan(&stored)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("store: append audit: earlier attempt: %w", err)
+		}
+		if auditlink.Written(stored, rhash) {
+			return nil
+		}
 	}
 	var seq int64
 	prev := []byte{}

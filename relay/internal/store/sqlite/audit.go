@@ -14,7 +14,9 @@ import (
 // AppendAudit appends entries in one IMMEDIATE transaction, so the last
 // hash it reads is still the last when it writes. It fills in each entry's
 // Seq, Time (when zero; stored to the microsecond, which is what link
-// sees), PrevHash and Hash, in the caller's slice too.
+// sees), PrevHash and Hash, in the caller's slice too. Entries that already
+// carry a Seq and Hash are a retry: if that row holds that hash, the earlier
+// attempt committed and nothing is inserted.
 func (s *Store) AppendAudit(ctx context.Context, entries []store.AuditEntry, link func(prev []byte, e *store.AuditEntry) []byte) error {
 	if len(entries) == 0 {
 		return nil
@@ -24,6 +26,16 @@ func (s *Store) AppendAudit(ctx context.Context, entries []store.AuditEntry, lin
 		return fmt.Errorf("store: append audit: begin: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
+	if rseq, rhash, ok := auditlink.Retry(entries); ok {
+		var stored []byte
+		err := tx.QueryRowContext(ctx, "SELECT hash FROM audit_log WHERE seq = ?", rseq).Scan(&stored)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("store: append audit: earlier attempt: %w", err)
+		}
+		if auditlink.Written(stored, rhash) {
+			return nil
+		}
+	}
 	var seq int64
 	prev := []byte{}
 	err = tx.QueryRowContext(ctx, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").Scan(&seq, &prev)
