@@ -99,22 +99,32 @@ func (c *cache[K, V]) get(k K) (V, bool) {
 	return e.val, true
 }
 
-// generation returns the generation of k's shard, to pass to putIfGen.
-func (c *cache[K, V]) generation(k K) uint64 {
-	s := c.shardOf(k)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.gen
+// loadToken is taken before a load from the store: the shard's generation,
+// to refuse a stale answer, and the time, from which the answer's TTL runs
+// (an answer is as old as the read that produced it).
+type loadToken struct {
+	gen uint64
+	at  time.Time
 }
 
-// putIfGen stores v under k unless k's shard was invalidated since gen was
-// taken. It reports whether the value was stored.
-func (c *cache[K, V]) putIfGen(k K, v V, gen uint64) bool {
+// generation returns the token for a load of k, to pass to putIfGen.
+func (c *cache[K, V]) generation(k K) loadToken {
 	s := c.shardOf(k)
-	expires := c.now().Add(c.ttl)
+	now := c.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.gen != gen {
+	return loadToken{gen: s.gen, at: now}
+}
+
+// putIfGen stores v under k unless k's shard was invalidated since the
+// token was taken; the entry expires a TTL after the load began. It reports
+// whether the value was stored.
+func (c *cache[K, V]) putIfGen(k K, v V, tok loadToken) bool {
+	s := c.shardOf(k)
+	expires := tok.at.Add(c.ttl)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.gen != tok.gen {
 		return false
 	}
 	s.set(k, v, expires)

@@ -230,3 +230,23 @@ func BenchmarkCacheGetHit(b *testing.B) {
 		}
 	})
 }
+
+// TestCacheTTLRunsFromLoadStart: an answer read from the store is as old as
+// the read, so a slow load does not stretch the TTL bound.
+func TestCacheTTLRunsFromLoadStart(t *testing.T) {
+	clk := newFakeClock()
+	c := newStringCache(10, 10*time.Second, clk)
+	tok := c.generation("a")
+	clk.Advance(3 * time.Second) // the load takes 3 s
+	if !c.putIfGen("a", 1, tok) {
+		t.Fatal("putIfGen refused without an invalidation")
+	}
+	clk.Advance(6 * time.Second) // 9 s after the load began
+	if _, ok := c.get("a"); !ok {
+		t.Fatal("entry gone before its TTL")
+	}
+	clk.Advance(2 * time.Second) // 11 s after the load began
+	if _, ok := c.get("a"); ok {
+		t.Fatal("entry outlived the TTL counted from the load's start")
+	}
+}
