@@ -22,6 +22,50 @@ import (
 // so the cap sits above it while still bounding memory.
 const DefaultMaxSeries = 20000
 
+// Defaults for the other Limits. The relay's catalog has 36 families, at
+// most 3 label names, 11 buckets, short help texts and short label values
+// (kinds, fixed reasons, route patterns, a caller capped at 64 bytes); the
+// limits sit well above that and only stop a misbehaving relay from growing
+// the sidecar's memory without bound or filling /metrics with junk.
+const (
+	DefaultMaxFamilies      = 256
+	DefaultMaxTotalSeries   = 100000
+	DefaultMaxLabelNames    = 16
+	DefaultMaxBuckets       = 64
+	DefaultMaxLabelValueLen = 1024
+	DefaultMaxHelpLen       = 4096
+	DefaultMaxNameLen       = 256
+)
+
+// Limits bound what the state keeps. Zero fields take the defaults.
+type Limits struct {
+	MaxFamilies        int // families held; more are skipped
+	MaxSeriesPerFamily int // series of one family; more are dropped
+	MaxTotalSeries     int // series over all families; more are dropped
+	MaxLabelNames      int // label names of one family; more skip it
+	MaxBuckets         int // bounds of one histogram; more skip it
+	MaxLabelValueLen   int // bytes of one label value; longer is invalid
+	MaxHelpLen         int // bytes of a help text; longer skips the family
+	MaxNameLen         int // bytes of a family or label name; longer skips it
+}
+
+func (l Limits) withDefaults() Limits {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&l.MaxFamilies, DefaultMaxFamilies)
+	def(&l.MaxSeriesPerFamily, DefaultMaxSeries)
+	def(&l.MaxTotalSeries, DefaultMaxTotalSeries)
+	def(&l.MaxLabelNames, DefaultMaxLabelNames)
+	def(&l.MaxBuckets, DefaultMaxBuckets)
+	def(&l.MaxLabelValueLen, DefaultMaxLabelValueLen)
+	def(&l.MaxHelpLen, DefaultMaxHelpLen)
+	def(&l.MaxNameLen, DefaultMaxNameLen)
+	return l
+}
+
 // Type is a family's Prometheus type.
 type Type int
 
@@ -74,9 +118,9 @@ type Stats struct {
 	LastUpdate       time.Time // when the last message was applied
 	Families         int
 	Series           int
-	DroppedSeries    uint64 // refused by the per-family cap
-	InvalidSeries    uint64 // wrong arity, invalid UTF-8, malformed histogram
-	SkippedFamilies  uint64 // unknown type, invalid names or buckets
+	DroppedSeries    uint64 // refused by the per-family or total series cap
+	InvalidSeries    uint64 // wrong arity, invalid UTF-8, over-long value, malformed histogram
+	SkippedFamilies  uint64 // unknown type, invalid names or buckets, over a limit
 	StaleValues      uint64 // counters that would have gone down; kept
 	IdentityChanges  uint64 // relay restarts seen
 	MessagesApplied  uint64
@@ -86,21 +130,24 @@ type Stats struct {
 // State is safe for concurrent use: one writer (the stream) and any number
 // of readers (scrapes).
 type State struct {
-	maxSeries int
+	lim Limits
 
 	mu       sync.RWMutex
 	instance string
 	families map[string]*Family
+	series   int // series over all families, kept for the total cap
 	stats    Stats
 }
 
 // New returns an empty state with the given per-family series cap
-// (DefaultMaxSeries when <= 0).
+// (DefaultMaxSeries when <= 0) and the default other Limits.
 func New(maxSeriesPerFamily int) *State {
-	if maxSeriesPerFamily <= 0 {
-		maxSeriesPerFamily = DefaultMaxSeries
-	}
-	return &State{maxSeries: maxSeriesPerFamily, families: map[string]*Family{}}
+	return NewWithLimits(Limits{MaxSeriesPerFamily: maxSeriesPerFamily})
+}
+
+// NewWithLimits returns an empty state bounded by lim.
+func NewWithLimits(lim Limits) *State {
+	return &State{lim: lim.withDefaults(), families: map[string]*Family{}}
 }
 
 var (
@@ -132,6 +179,7 @@ func (s *State) Apply(msg *metricsv1.StreamResponse, now time.Time) {
 	if !sameProcess || msg.GetFull() {
 		old := s.families
 		s.families = make(map[string]*Family, len(old))
+		s.series = 0
 		if sameProcess {
 			// Keep the old values only as a floor for the monotonic guard.
 			defer func() { s.floor(old) }()
@@ -173,13 +221,20 @@ func regressed(t Type, old, cur *Series) bool {
 }
 
 func (s *State) applyFamily(mf *metricsv1.MetricFamily, sameProcess bool) {
-	desc, ok := describe(mf)
+	desc, ok := describe(mf, s.lim)
 	if !ok {
 		s.stats.SkippedFamilies++
 		return
 	}
 	f := s.families[desc.Name]
+	if f == nil && len(s.families) >= s.lim.MaxFamilies {
+		s.stats.SkippedFamilies++
+		return
+	}
 	if f == nil || !sameDesc(f, desc) {
+		if f != nil {
+			s.series -= len(f.series)
+		}
 		desc.series = map[string]*Series{}
 		f = desc
 		s.families[f.Name] = f
@@ -187,14 +242,14 @@ func (s *State) applyFamily(mf *metricsv1.MetricFamily, sameProcess bool) {
 		f.Help = desc.Help
 	}
 	for _, ms := range mf.GetSeries() {
-		ser, ok := convertSeries(f, ms)
+		ser, ok := convertSeries(f, ms, s.lim.MaxLabelValueLen)
 		if !ok {
 			s.stats.InvalidSeries++
 			continue
 		}
 		key := seriesKey(ser.LabelValues)
 		old, exists := f.series[key]
-		if !exists && len(f.series) >= s.maxSeries {
+		if !exists && (len(f.series) >= s.lim.MaxSeriesPerFamily || s.series >= s.lim.MaxTotalSeries) {
 			s.stats.DroppedSeries++
 			continue
 		}
@@ -202,12 +257,15 @@ func (s *State) applyFamily(mf *metricsv1.MetricFamily, sameProcess bool) {
 			s.stats.StaleValues++
 			continue
 		}
+		if !exists {
+			s.series++
+		}
 		f.series[key] = ser
 	}
 }
 
-// describe validates a family's descriptor.
-func describe(mf *metricsv1.MetricFamily) (*Family, bool) {
+// describe validates a family's descriptor against the syntax and lim.
+func describe(mf *metricsv1.MetricFamily, lim Limits) (*Family, bool) {
 	f := &Family{Name: mf.GetName(), Help: mf.GetHelp(), LabelNames: mf.GetLabelNames()}
 	switch mf.GetType() {
 	case metricsv1.MetricType_METRIC_TYPE_COUNTER:
@@ -219,12 +277,14 @@ func describe(mf *metricsv1.MetricFamily) (*Family, bool) {
 	default:
 		return nil, false // a type this sidecar does not know yet
 	}
-	if !metricNameRE.MatchString(f.Name) || !utf8.ValidString(f.Help) {
+	if len(f.Name) > lim.MaxNameLen || !metricNameRE.MatchString(f.Name) ||
+		len(f.Help) > lim.MaxHelpLen || !utf8.ValidString(f.Help) ||
+		len(f.LabelNames) > lim.MaxLabelNames || len(mf.GetBuckets()) > lim.MaxBuckets {
 		return nil, false
 	}
 	seen := map[string]bool{}
 	for _, l := range f.LabelNames {
-		if !labelNameRE.MatchString(l) || strings.HasPrefix(l, "__") || seen[l] || (f.Type == Histogram && l == "le") {
+		if len(l) > lim.MaxNameLen || !labelNameRE.MatchString(l) || strings.HasPrefix(l, "__") || seen[l] || (f.Type == Histogram && l == "le") {
 			return nil, false
 		}
 		seen[l] = true
@@ -265,13 +325,13 @@ func sameDesc(a, b *Family) bool {
 	return true
 }
 
-func convertSeries(f *Family, ms *metricsv1.Series) (*Series, bool) {
+func convertSeries(f *Family, ms *metricsv1.Series, maxValueLen int) (*Series, bool) {
 	lv := ms.GetLabelValues()
 	if len(lv) != len(f.LabelNames) {
 		return nil, false
 	}
 	for _, v := range lv {
-		if !utf8.ValidString(v) {
+		if len(v) > maxValueLen || !utf8.ValidString(v) {
 			return nil, false
 		}
 	}

@@ -2,6 +2,7 @@ package state
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -154,4 +155,106 @@ func TestSanitise(t *testing.T) {
 	if s.Stats().MessagesRejected != 1 {
 		t.Fatal("message without identity accepted")
 	}
+}
+
+// checkTotal asserts the running total the cap uses matches the series held.
+func checkTotal(t *testing.T, s *State) {
+	t.Helper()
+	n := 0
+	s.Visit(func(f *Family) { n += len(f.series) })
+	if s.series != n || s.Stats().Series != n {
+		t.Fatalf("running total %d, held %d", s.series, n)
+	}
+}
+
+// TestLimitsBoundAMisbehavingRelay floods the state with delta messages a
+// broken relay might send: thousands of new families, huge label values and
+// help texts, too many label names. The state must stay bounded, count every
+// refusal, and keep serving the well-formed families.
+func TestLimitsBoundAMisbehavingRelay(t *testing.T) {
+	s := New(0)
+	now := time.Now()
+	good := counter("buzz_events_received_total", []string{"kind"}, val(1, "1"), val(2, "other"))
+	s.Apply(msg("a", true, good), now)
+
+	const floods = 40
+	for m := range floods {
+		var fams []*metricsv1.MetricFamily
+		for i := range 100 {
+			fams = append(fams, counter(fmt.Sprintf("junk_%d_%d_total", m, i), nil, val(1)))
+		}
+		s.Apply(msg("a", false, fams...), now)
+	}
+	st := s.Stats()
+	if st.Families != DefaultMaxFamilies {
+		t.Fatalf("families %d, want the cap %d", st.Families, DefaultMaxFamilies)
+	}
+	if want := uint64(floods*100 + 1 - DefaultMaxFamilies); st.SkippedFamilies != want {
+		t.Fatalf("skipped families %d, want %d", st.SkippedFamilies, want)
+	}
+	// Families already held keep updating at the cap.
+	s.Apply(msg("a", false, counter("buzz_events_received_total", []string{"kind"}, val(5, "1"))), now)
+	if got := values(s)["buzz_events_received_total"]["[1]"]; got != 5 {
+		t.Fatalf("held family not updated at the family cap: %v", got)
+	}
+
+	// Restart with a fresh snapshot, then oversized descriptors and values.
+	s.Apply(msg("b", true, good), now)
+	skipped, invalid := s.Stats().SkippedFamilies, s.Stats().InvalidSeries
+	big := strings.Repeat("x", DefaultMaxLabelValueLen+1)
+	longHelp := counter("long_help_total", nil, val(1))
+	longHelp.Help = strings.Repeat("h", DefaultMaxHelpLen+1)
+	var manyLabels []string
+	for i := range DefaultMaxLabelNames + 1 {
+		manyLabels = append(manyLabels, fmt.Sprintf("l%d", i))
+	}
+	wide := counter("wide_total", manyLabels, val(1, make([]string, len(manyLabels))...))
+	longName := counter("n"+strings.Repeat("a", DefaultMaxNameLen), nil, val(1))
+	huge := counter("huge_total", []string{"v"})
+	for i := range 2000 {
+		huge.Series = append(huge.Series, val(1, fmt.Sprint(i)+big))
+	}
+	huge.Series = append(huge.Series, val(1, strings.Repeat("y", DefaultMaxLabelValueLen)))
+	s.Apply(msg("b", false, longHelp, wide, longName, huge), now)
+	st = s.Stats()
+	if st.SkippedFamilies-skipped != 3 || st.InvalidSeries-invalid != 2000 {
+		t.Fatalf("skipped %d, invalid %d; want 3 and 2000", st.SkippedFamilies-skipped, st.InvalidSeries-invalid)
+	}
+	got := values(s)
+	if len(got) != 2 || len(got["huge_total"]) != 1 || got["buzz_events_received_total"]["[other]"] != 2 {
+		t.Fatalf("state after oversized input: %d families, huge_total %d series", len(got), len(got["huge_total"]))
+	}
+	checkTotal(t, s)
+}
+
+// TestTotalSeriesCap: the total over all families is bounded, and replacing
+// or resetting families gives the room back.
+func TestTotalSeriesCap(t *testing.T) {
+	s := NewWithLimits(Limits{MaxTotalSeries: 10})
+	fam := func(name string, n int) *metricsv1.MetricFamily {
+		f := counter(name, []string{"k"})
+		for i := range n {
+			f.Series = append(f.Series, val(1, fmt.Sprint(i)))
+		}
+		return f
+	}
+	s.Apply(msg("a", true, fam("a_total", 6), fam("b_total", 6)), time.Now())
+	if st := s.Stats(); st.Series != 10 || st.DroppedSeries != 2 {
+		t.Fatalf("stats %+v", st)
+	}
+	checkTotal(t, s)
+	// A changed descriptor replaces a family and frees its series.
+	g := fam("a_total", 3)
+	g.Type = metricsv1.MetricType_METRIC_TYPE_GAUGE
+	s.Apply(msg("a", false, g, fam("c_total", 5)), time.Now())
+	if st := s.Stats(); st.Series != 10 || st.DroppedSeries != 4 {
+		t.Fatalf("stats after replace %+v", st)
+	}
+	checkTotal(t, s)
+	// A full snapshot starts the count again.
+	s.Apply(msg("a", true, fam("d_total", 8)), time.Now())
+	if st := s.Stats(); st.Series != 8 {
+		t.Fatalf("stats after snapshot %+v", st)
+	}
+	checkTotal(t, s)
 }
