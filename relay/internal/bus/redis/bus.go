@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -63,6 +64,10 @@ type Options struct {
 	// (default 10 000); OutboundQueue bounds the publish queue (default
 	// 10 000).
 	InboundQueue, OutboundQueue int
+	// InboundBytes and OutboundBytes bound the same queues by the size of
+	// what they hold (default 64 MiB each): a count alone would let large
+	// events pile up gigabytes.
+	InboundBytes, OutboundBytes int64
 	// BackoffMin and BackoffMax bound the reconnect delay (default 100 ms
 	// and 5 s).
 	BackoffMin, BackoffMax time.Duration
@@ -110,6 +115,20 @@ type Bus struct {
 	stopped  atomic.Bool
 	pubState atomic.Bool // true while publishing fails (logged on change)
 
+	// Confirmation state of the live pub/sub session, so Interest can wait
+	// until a new topic is really subscribed.
+	up      bool            // a session is connected
+	subbed  map[string]bool // topics the session asked Redis to subscribe
+	pending map[string]int  // SUBSCRIBE/UNSUBSCRIBE replies still due, per topic
+	changed chan struct{}   // closed and replaced when that state changes
+	pruneAt int             // size of want at which released topics are pruned
+
+	outBytes, inBytes atomic.Int64 // bytes in out and in
+	enqueuing         atomic.Int64 // Publish calls between the stopped check and the queue
+
+	// testBeforeQueue, set only by tests, runs between enqueue's stopped
+	// check and the send to the queue.
+	testBeforeQueue                                                       func()
 	published, pubDropped, received, dups, fanLag, invLag, invs, connects atomic.Uint64
 }
 
@@ -143,6 +162,12 @@ func New(opt Options) (*Bus, error) {
 	}
 	if opt.OutboundQueue <= 0 {
 		opt.OutboundQueue = 10000
+	}
+	if opt.InboundBytes <= 0 {
+		opt.InboundBytes = 64 << 20
+	}
+	if opt.OutboundBytes <= 0 {
+		opt.OutboundBytes = 64 << 20
 	}
 	if opt.BackoffMin <= 0 {
 		opt.BackoffMin = 100 * time.Millisecond
@@ -181,6 +206,11 @@ func New(opt Options) (*Bus, error) {
 		in:     make(chan inbound, opt.InboundQueue),
 		wake:   make(chan struct{}, 1),
 		want:   make(map[string]time.Time),
+
+		subbed:  make(map[string]bool),
+		pending: make(map[string]int),
+		changed: make(chan struct{}),
+		pruneAt: minPrune,
 	}
 	if b.log == nil {
 		b.log = slog.New(slog.DiscardHandler)
@@ -216,52 +246,166 @@ func (b *Bus) GlobalTopic() string { return b.globalT }
 // InvalidationTopic is the topic of cache invalidations.
 func (b *Bus) InvalidationTopic() string { return b.invT }
 
+// activateTimeout bounds how long Interest waits for a new subscription.
+const activateTimeout = time.Second
+
+// minPrune is the size of want below which released topics are left for the
+// session to forget.
+const minPrune = 1024
+
 // Interest is the fan-out index's interest hook: active=true when channel
 // ("" = global) gains its first local subscription, false when it loses its
-// last. It only records the change; the bus goroutine talks to Redis, so the
-// caller (a client's REQ or CLOSE) never waits on the network.
+// last. The bus goroutine talks to Redis; but active=true waits (at most
+// activateTimeout, and not at all while Redis is unreachable) until Redis
+// confirmed a subscription covering channel. The ws layer subscribes and
+// then reads the store, so an event another node stores after that read
+// must already be on its way here.
 func (b *Bus) Interest(channel string, active bool) {
+	now := time.Now()
 	b.mu.Lock()
 	if active {
 		b.want[channel] = time.Time{}
 	} else if _, ok := b.want[channel]; ok {
-		b.want[channel] = time.Now().Add(b.opt.Linger)
+		b.want[channel] = now.Add(b.opt.Linger)
 	}
+	b.pruneLocked(now)
 	b.mu.Unlock()
 	select {
 	case b.wake <- struct{}{}:
 	default:
 	}
+	if active {
+		b.awaitCovered(channel)
+	}
+}
+
+// pruneLocked forgets released topics whose linger has passed once want has
+// doubled since the last pass: the session does it too, but only while
+// connected, and the map must stay bounded through an outage. b.mu is held.
+func (b *Bus) pruneLocked(now time.Time) {
+	if len(b.want) < b.pruneAt {
+		return
+	}
+	for ch, until := range b.want {
+		if !until.IsZero() && !until.After(now) {
+			delete(b.want, ch)
+		}
+	}
+	b.pruneAt = max(minPrune, 2*len(b.want))
+}
+
+// awaitCovered waits until the live session has a confirmed subscription
+// covering channel, the session ends, or activateTimeout passes.
+func (b *Bus) awaitCovered(channel string) {
+	var timeout <-chan time.Time
+	for {
+		b.mu.Lock()
+		done := !b.up || b.stopped.Load() || b.coveredLocked(channel)
+		changed := b.changed
+		b.mu.Unlock()
+		if done {
+			return
+		}
+		if timeout == nil {
+			t := time.NewTimer(activateTimeout)
+			defer t.Stop()
+			timeout = t.C
+		}
+		select {
+		case <-changed:
+		case <-timeout:
+			b.log.Debug("redis bus: subscription not confirmed in time", "channel", channel)
+			return
+		}
+	}
+}
+
+// coveredLocked reports whether a confirmed subscription brings channel's
+// events: the global topic, or the channel's own. b.mu is held.
+func (b *Bus) coveredLocked(channel string) bool {
+	if b.confirmedLocked(b.globalT) {
+		return true
+	}
+	return channel != "" && b.confirmedLocked(b.ChannelTopic(channel))
+}
+
+// confirmedLocked: the session asked for topic and Redis has answered every
+// command about it, so the last one, a SUBSCRIBE, is in effect.
+func (b *Bus) confirmedLocked(topic string) bool {
+	return b.subbed[topic] && b.pending[topic] == 0
+}
+
+// changedLocked wakes every Interest waiting on the confirmation state.
+// b.mu is held.
+func (b *Bus) changedLocked() {
+	close(b.changed)
+	b.changed = make(chan struct{})
 }
 
 // Publish queues ev for the other nodes, keeping the trace context of ctx.
 // It never blocks: when the queue is full the event is dropped and counted.
 func (b *Bus) Publish(ctx context.Context, ev *nostr.Event) {
-	b.enqueue(outbound{ev: ev, sc: trace.SpanContextFromContext(ctx)})
+	b.enqueue(outbound{ev: ev, sc: trace.SpanContextFromContext(ctx), size: eventSize(ev)})
 }
 
 // PublishInvalidation queues inv for the other nodes (access.Publisher). It
 // returns an error, without blocking, when the queue is full.
 func (b *Bus) PublishInvalidation(_ context.Context, inv access.Invalidation) error {
-	if !b.enqueue(outbound{inv: &inv}) {
+	if !b.enqueue(outbound{inv: &inv, size: invalidationSize(&inv)}) {
 		return errors.New("redisbus: publish queue full")
 	}
 	return nil
 }
 
 func (b *Bus) enqueue(o outbound) bool {
+	// Run waits for enqueuing to reach zero after setting stopped, so a
+	// message that passed the check below is queued before Run's last drain.
+	b.enqueuing.Add(1)
+	defer b.enqueuing.Add(-1)
 	if b.stopped.Load() {
 		b.pubDropped.Add(1)
+		return false
+	}
+	if b.testBeforeQueue != nil {
+		b.testBeforeQueue()
+	}
+	if b.outBytes.Add(o.size) > b.opt.OutboundBytes {
+		b.outBytes.Add(-o.size)
+		b.queueFull()
 		return false
 	}
 	select {
 	case b.out <- o:
 		return true
 	default:
-		if n := b.pubDropped.Add(1); n&(n-1) == 0 { // log at 1, 2, 4, 8, ...
-			b.log.Warn("redis bus: publish queue full, message dropped", "dropped_total", n)
-		}
+		b.outBytes.Add(-o.size)
+		b.queueFull()
 		return false
+	}
+}
+
+func (b *Bus) queueFull() {
+	if n := b.pubDropped.Add(1); n&(n-1) == 0 { // log at 1, 2, 4, 8, ...
+		b.log.Warn("redis bus: publish queue full, message dropped", "dropped_total", n)
+	}
+}
+
+// dequeued accounts for o leaving the publish queue.
+func (b *Bus) dequeued(o outbound) outbound {
+	b.outBytes.Add(-o.size)
+	return o
+}
+
+// dropQueued empties the publish queue, counting what it held as dropped.
+func (b *Bus) dropQueued() {
+	for {
+		select {
+		case o := <-b.out:
+			b.dequeued(o)
+			b.pubDropped.Add(1)
+		default:
+			return
+		}
 	}
 }
 
@@ -300,6 +444,13 @@ func (b *Bus) Run(ctx context.Context) {
 	go func() { defer wg.Done(); b.connLoop(ctx) }()
 	wg.Wait()
 	b.stopped.Store(true)
+	// A Publish that passed the stopped check just before the publisher
+	// stopped may still be queueing (never for long: it does not block);
+	// what it leaves behind will not be published, so count it.
+	for b.enqueuing.Load() != 0 {
+		runtime.Gosched()
+	}
+	b.dropQueued()
 }
 
 // Close releases the Redis connections. Call it after Run returned.

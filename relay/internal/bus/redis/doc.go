@@ -22,6 +22,12 @@
 // short linger (2 s by default) after its last local subscriber went away, so
 // a client that closes and reopens a subscription does not churn Redis.
 //
+// A node's first subscription to a topic is in place when the fan-out
+// index's Subscribe returns: the interest hook waits (up to a second, and not
+// at all while Redis is unreachable) until Redis confirmed a SUBSCRIBE
+// covering the channel. The ws layer subscribes and then reads the store, so
+// an event another node stores after that read is already on its way here.
+//
 // While a node switches between the two modes it is briefly subscribed to
 // both: the new topics are subscribed before the old ones are released, and
 // since an event's publishes are atomic, Redis delivers each event under the
@@ -49,13 +55,15 @@
 // # Flow and failure
 //
 // Publishing never blocks ingest: events and invalidations go into one
-// bounded queue, in the order they were accepted, and one goroutine publishes
-// them in pipelined batches. A full queue or a failed publish drops the
-// message, counts it (Stats) and logs the state change.
+// queue bounded in messages and in bytes (64 MiB by default), in the order
+// they were accepted, and one goroutine publishes them in pipelined batches. A full queue or a failed publish drops the
+// message, counts it (Stats) and logs the state change. At shutdown what is
+// still queued gets one flush of at most two seconds; the rest is counted as
+// dropped.
 //
-// One pub/sub connection per node; its reader goroutine only hands messages to
-// a bounded queue (never blocking on fan-out) and one worker applies them in
-// arrival order, so an invalidation published before an event is applied
+// One pub/sub connection per node; its reader goroutine only hands messages
+// to a queue bounded in messages and bytes (never blocking on fan-out) and
+// one worker applies them in arrival order, so an invalidation published before an event is applied
 // before that event is delivered. When the queue is full a message is dropped
 // and counted (buzz_multinode_fanout_lag_total for events,
 // buzz_cache_invalidation_lag_total for invalidations); a dropped

@@ -23,6 +23,29 @@ type outbound struct {
 	ev  *nostr.Event
 	sc  trace.SpanContext
 	inv *access.Invalidation
+	// size estimates the encoded message, for the queue's byte bound.
+	size int64
+}
+
+// eventSize estimates the encoded size of ev's message: its variable parts
+// plus a generous allowance for the fixed ones (id, pubkey, sig, envelope).
+func eventSize(ev *nostr.Event) int64 {
+	n := 400 + len(ev.Content)
+	for _, t := range ev.Tags {
+		for _, v := range t {
+			n += len(v) + 4
+		}
+	}
+	return int64(n)
+}
+
+// invalidationSize estimates the encoded size of inv's message.
+func invalidationSize(inv *access.Invalidation) int64 {
+	n := 100 + len(inv.Channel)
+	for _, p := range inv.Pubkeys {
+		n += len(p) + 3
+	}
+	return int64(n)
 }
 
 // inbound is one received message on its way to the worker.

@@ -13,11 +13,11 @@ import (
 // maxBatch bounds how many queued messages go into one pipelined round trip.
 const maxBatch = 256
 
-// publishTimeout bounds one pipelined publish; flushTimeout bounds the last
-// one at shutdown.
+// publishTimeout bounds one pipelined publish; flushTimeout bounds the
+// whole last flush at shutdown, however many batches are left.
 const (
 	publishTimeout = 2 * time.Second
-	flushTimeout   = time.Second
+	flushTimeout   = 2 * time.Second
 )
 
 // publishLoop publishes queued messages in batches until ctx ends, then
@@ -27,56 +27,53 @@ func (b *Bus) publishLoop(ctx context.Context) {
 	for {
 		select {
 		case o := <-b.out:
-			batch = append(batch[:0], o)
+			batch = append(batch[:0], b.dequeued(o))
 		case <-ctx.Done():
 			b.stopped.Store(true)
 			b.flush(batch[:0])
 			return
 		}
-	fill:
-		for len(batch) < maxBatch {
-			select {
-			case o := <-b.out:
-				batch = append(batch, o)
-			default:
-				break fill
-			}
-		}
+		batch = b.fill(batch)
 		pctx, cancel := context.WithTimeout(ctx, publishTimeout)
 		b.publishBatch(pctx, batch)
 		cancel()
 	}
 }
 
-// flush publishes whatever is still queued when the bus stops.
-func (b *Bus) flush(batch []outbound) {
-	for {
+// fill adds queued messages to batch, up to maxBatch, without waiting.
+func (b *Bus) fill(batch []outbound) []outbound {
+	for len(batch) < maxBatch {
 		select {
 		case o := <-b.out:
-			batch = append(batch, o)
-			if len(batch) < maxBatch {
-				continue
-			}
+			batch = append(batch, b.dequeued(o))
 		default:
+			return batch
 		}
+	}
+	return batch
+}
+
+// flush publishes whatever is still queued when the bus stops, within one
+// flushTimeout overall; what it cannot publish is counted as dropped.
+func (b *Bus) flush(batch []outbound) {
+	ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
+	defer cancel()
+	for {
+		batch = b.fill(batch[:0])
 		if len(batch) == 0 {
 			return
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
-		ok := b.publishBatch(ctx, batch)
-		cancel()
-		if !ok {
-			// Redis is not answering: what is left would fail the same way.
-			for {
-				select {
-				case <-b.out:
-					b.pubDropped.Add(1)
-				default:
-					return
-				}
-			}
+		if ctx.Err() != nil {
+			b.pubDropped.Add(uint64(len(batch)))
+			b.dropQueued()
+			return
 		}
-		batch = batch[:0]
+		if !b.publishBatch(ctx, batch) {
+			// Redis is not answering, or the time is up: what is left
+			// would fail the same way.
+			b.dropQueued()
+			return
+		}
 	}
 }
 

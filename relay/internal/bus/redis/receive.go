@@ -46,6 +46,7 @@ func (b *Bus) workLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case in := <-b.in:
+			b.inBytes.Add(-int64(len(in.payload)))
 			if b.lostInv.Swap(false) {
 				b.opt.Caches.InvalidateAll()
 			}

@@ -52,6 +52,13 @@ func errString(err error) string {
 func (b *Bus) session(ctx context.Context) (connected bool, err error) {
 	ps := b.client.Subscribe(ctx)
 	defer ps.Close()
+	b.mu.Lock()
+	b.subbed[b.invT] = true
+	b.pending[b.invT] = 1
+	b.mu.Unlock()
+	// Whatever happens next, the session's subscriptions end with it (the
+	// reader has returned by the time this runs).
+	defer b.sessionDown()
 	if err := ps.Subscribe(ctx, b.invT); err != nil {
 		return false, err
 	}
@@ -71,7 +78,9 @@ func (b *Bus) session(ctx context.Context) (connected bool, err error) {
 		return <-readErr
 	}
 
-	current := map[string]bool{b.invT: true}
+	b.mu.Lock()
+	b.up = true
+	b.mu.Unlock()
 	ping := time.NewTicker(b.opt.PingEvery)
 	defer ping.Stop()
 	var linger *time.Timer
@@ -81,7 +90,7 @@ func (b *Bus) session(ctx context.Context) (connected bool, err error) {
 		}
 	}()
 	for {
-		next, err := b.sync(ctx, ps, current)
+		next, err := b.sync(ctx, ps)
 		if err != nil {
 			_ = stop()
 			return true, err
@@ -123,60 +132,102 @@ func (b *Bus) read(ctx context.Context, ps *redis.PubSub) error {
 			}
 			return err
 		}
+		if s, ok := msg.(*redis.Subscription); ok {
+			b.confirmed(s.Channel)
+			continue
+		}
 		m, ok := msg.(*redis.Message)
 		if !ok {
-			continue // subscription confirmations and pongs
+			continue // pongs
 		}
 		if strings.HasPrefix(m.Payload, b.selfPrefix) {
 			continue // our own echo
 		}
 		in := inbound{inv: m.Channel == b.invT, payload: m.Payload}
+		n := int64(len(in.payload))
+		if b.inBytes.Add(n) > b.opt.InboundBytes {
+			b.inBytes.Add(-n)
+			b.lagged(in)
+			continue
+		}
 		select {
 		case b.in <- in:
 		default:
-			if in.inv {
-				b.invLag.Add(1)
-				b.lostInv.Store(true)
-				b.obs.InvalidationLagged()
-			} else {
-				b.fanLag.Add(1)
-				b.obs.FanoutLagged()
-			}
+			b.inBytes.Add(-n)
+			b.lagged(in)
 		}
 	}
+}
+
+// lagged counts in as dropped by a full hand-off.
+func (b *Bus) lagged(in inbound) {
+	if in.inv {
+		b.invLag.Add(1)
+		b.lostInv.Store(true)
+		b.obs.InvalidationLagged()
+	} else {
+		b.fanLag.Add(1)
+		b.obs.FanoutLagged()
+	}
+}
+
+// confirmed records Redis's reply to one topic of a SUBSCRIBE or
+// UNSUBSCRIBE (replies come in command order, one per topic).
+func (b *Bus) confirmed(topic string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.pending[topic] > 1 {
+		b.pending[topic]--
+		return
+	}
+	delete(b.pending, topic)
+	b.changedLocked()
+}
+
+// sessionDown forgets the ended session's subscriptions and releases every
+// Interest waiting on them.
+func (b *Bus) sessionDown() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.up = false
+	clear(b.subbed)
+	clear(b.pending)
+	b.changedLocked()
 }
 
 // sync brings the connection's subscriptions to what local interest
 // requires. New topics are subscribed before old ones are released, so a
 // switch between global and per-channel mode misses nothing. It returns the
 // time of the next pending release, if any.
-func (b *Bus) sync(ctx context.Context, ps *redis.PubSub, current map[string]bool) (time.Time, error) {
+func (b *Bus) sync(ctx context.Context, ps *redis.PubSub) (time.Time, error) {
 	target, next := b.target()
 	var add, drop []string
+	// Recorded before the commands go out, so the reader can match the
+	// replies, and a topic being released stops counting as subscribed.
+	b.mu.Lock()
 	for t := range target {
-		if !current[t] {
+		if !b.subbed[t] {
 			add = append(add, t)
+			b.subbed[t] = true
+			b.pending[t]++
 		}
 	}
-	for t := range current {
+	for t := range b.subbed {
 		if !target[t] {
 			drop = append(drop, t)
+			delete(b.subbed, t)
+			b.pending[t]++
 		}
 	}
+	b.mu.Unlock()
 	if len(add) > 0 {
 		if err := ps.Subscribe(ctx, add...); err != nil {
 			return next, err
-		}
-		for _, t := range add {
-			current[t] = true
 		}
 	}
 	if len(drop) > 0 {
 		if err := ps.Unsubscribe(ctx, drop...); err != nil {
 			return next, err
-		}
-		for _, t := range drop {
-			delete(current, t)
 		}
 	}
 	return next, nil
