@@ -5,6 +5,7 @@ import (
 	"net/url"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
@@ -55,18 +56,28 @@ func checkService(m *Manifests, p pod) []error {
 	return errs
 }
 
-// CheckTracingOff proves OTLP export is off by default: nothing the
-// manifests define sets OTEL_EXPORTER_OTLP_ENDPOINT for the relay.
-func CheckTracingOff(m *Manifests, e Expect) []error {
+// relayEnv returns the relay container and the environment the manifests
+// give it.
+func relayEnv(m *Manifests, e Expect) (*corev1.Container, map[string]EnvVar, []error) {
 	d, err := m.Deployment()
 	if err != nil {
-		return []error{err}
+		return nil, nil, []error{err}
 	}
 	c := Container(d, e.Relay.Container)
 	if c == nil {
-		return []error{fmt.Errorf("no %s container", e.Relay.Container)}
+		return nil, nil, []error{fmt.Errorf("no %s container", e.Relay.Container)}
 	}
 	env, errs := ContainerEnv(m, c)
+	return c, env, errs
+}
+
+// CheckTracingOff proves OTLP export is off by default: nothing the
+// manifests define sets OTEL_EXPORTER_OTLP_ENDPOINT for the relay.
+func CheckTracingOff(m *Manifests, e Expect) []error {
+	c, env, errs := relayEnv(m, e)
+	if c == nil {
+		return errs
+	}
 	if v, ok := env[VarOTLPEndpoint]; ok {
 		errs = append(errs, fmt.Errorf("%s is set by default (%q from %s); tracing must be opt-in", VarOTLPEndpoint, v.Value, orLiteral(v.ConfigMap)))
 	}
@@ -76,15 +87,10 @@ func CheckTracingOff(m *Manifests, e Expect) []error {
 // CheckTracingOn proves an overlay turns OTLP export on with a usable
 // endpoint, through configuration only.
 func CheckTracingOn(m *Manifests, e Expect) []error {
-	d, err := m.Deployment()
-	if err != nil {
-		return []error{err}
-	}
-	c := Container(d, e.Relay.Container)
+	c, env, errs := relayEnv(m, e)
 	if c == nil {
-		return []error{fmt.Errorf("no %s container", e.Relay.Container)}
+		return errs
 	}
-	env, errs := ContainerEnv(m, c)
 	errs = append(errs, checkVariables(c.Name, env, e.Relay)...)
 	v, ok := env[VarOTLPEndpoint]
 	if !ok || !v.Known || v.ConfigMap == "" {
