@@ -6,7 +6,7 @@ GO      ?= go
 export BUZZ_TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 export BUZZ_TEST_REDIS_URL    ?= redis://127.0.0.1:6379/0
 
-.PHONY: all build run test lint proto proto-check deploy-check bench clean
+.PHONY: all build run test test-race lint proto proto-check deploy-check bench clean
 
 all: build
 
@@ -25,6 +25,16 @@ test:
 	done
 
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+# The race detector over the packages whose tests do not drive go-nostr's
+# client (which has data races of its own, reported inside go-nostr).
+RACE_PKGS := ./internal/fanout/... ./internal/access/... ./internal/audit/... ./internal/bus/... \
+	./internal/metrics/... ./internal/metricsrpc/... ./internal/store/... ./internal/telemetry/... \
+	./internal/systemtest/...
+
+test-race:
+	cd relay && $(GO) test -race -count=1 -timeout 12m $(RACE_PKGS)
+	cd statsd-sidecar && $(GO) test -race -count=1 ./...
 
 lint:
 	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
