@@ -122,6 +122,37 @@ func TestDeliverEventWithSeveralChannels(t *testing.T) {
 	}
 }
 
+// TestDeliverPropertyRegressions pins the two cases the property test once
+// found: an #h filter naming the empty channel (with the event also in
+// another channel), and a subscription whose wildcard and channel filters
+// sit in different buckets, which must still get one frame.
+func TestDeliverPropertyRegressions(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		filters []nostr.Filter
+		hs      []string
+	}{
+		{"empty channel", []nostr.Filter{{Tags: chans("")}}, []string{"A", ""}},
+		{"wildcard and channel", []nostr.Filter{{}, {Tags: chans("C")}}, []string{"C"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ix := NewIndex(allowAll{}, nil)
+			r := newRecorder("a")
+			ix.Subscribe(r, "s0", tc.filters)
+			ev := event(5, "", 0)
+			for _, h := range tc.hs {
+				ev.Tags = append(ev.Tags, []string{"h", h})
+			}
+			if n := ix.Deliver(context.Background(), ev); n != 1 {
+				t.Fatalf("Deliver = %d, want 1", n)
+			}
+			if got := len(r.take()); got != 1 {
+				t.Errorf("got %d frames, want 1", got)
+			}
+		})
+	}
+}
+
 func TestReplacedSubscriptionGetsOnlyNewFilter(t *testing.T) {
 	obs := &countingObserver{}
 	ix := NewIndex(allowAll{}, obs)

@@ -56,6 +56,20 @@ func (m *Metrics) ObserveHTTP(code int, caller, action string, elapsed time.Dura
 // HTTPMiddleware records http_requests_total and http_request_latency_ms for
 // one route; action is the route's pattern (e.g. "/api/channels/{id}").
 func (m *Metrics) HTTPMiddleware(action string, next http.Handler) http.Handler {
+	return m.instrument(next, func(*http.Request) string { return action })
+}
+
+// HTTPMux wraps a whole http.ServeMux: the action is the pattern the mux
+// matched, without its method and host ("GET /api/x/{id}" → "/api/x/{id}").
+// Requests that matched no pattern are not recorded.
+func (m *Metrics) HTTPMux(mux http.Handler) http.Handler {
+	// ServeMux sets r.Pattern on the request it is given.
+	return m.instrument(mux, func(r *http.Request) string { return httpstatus.Route(r.Pattern) })
+}
+
+// instrument serves next and records the request under the action read from
+// it after serving; an empty action is not recorded.
+func (m *Metrics) instrument(next http.Handler, action func(*http.Request) string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !recorded(r.URL.Path) {
 			next.ServeHTTP(w, r)
@@ -64,24 +78,8 @@ func (m *Metrics) HTTPMiddleware(action string, next http.Handler) http.Handler 
 		start := time.Now()
 		sw := httpstatus.New(w)
 		next.ServeHTTP(sw, r)
-		m.ObserveHTTP(sw.Status(), CallerLabel(r.Header.Get(CallerHeader)), action, time.Since(start))
-	})
-}
-
-// HTTPMux wraps a whole http.ServeMux: the action is the pattern the mux
-// matched, without its method and host ("GET /api/x/{id}" → "/api/x/{id}").
-// Requests that matched no pattern are not recorded.
-func (m *Metrics) HTTPMux(mux http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !recorded(r.URL.Path) {
-			mux.ServeHTTP(w, r)
-			return
-		}
-		start := time.Now()
-		sw := httpstatus.New(w)
-		mux.ServeHTTP(sw, r) // ServeMux sets r.Pattern on the request it is given
-		if action := httpstatus.Route(r.Pattern); action != "" {
-			m.ObserveHTTP(sw.Status(), CallerLabel(r.Header.Get(CallerHeader)), action, time.Since(start))
+		if a := action(r); a != "" {
+			m.ObserveHTTP(sw.Status(), CallerLabel(r.Header.Get(CallerHeader)), a, time.Since(start))
 		}
 	})
 }

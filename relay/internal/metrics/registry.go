@@ -183,19 +183,25 @@ func (r *registry) histogram(name, help string, les []string) *Histogram {
 	return h
 }
 
+// readVec reads a vector's children in creation order, then its overflow
+// series, with appendOne.
+func readVec[T any](v *vec[T], appendOne func([]Series, *T) []Series) func([]Series) []Series {
+	return func(dst []Series) []Series {
+		list, over := v.children()
+		for _, e := range list {
+			dst = appendOne(dst, e.item)
+		}
+		if over != nil {
+			dst = appendOne(dst, over)
+		}
+		return dst
+	}
+}
+
 func (r *registry) counterVec(name, help string, labelNames ...string) *CounterVec {
 	v := newVec(labelNames, func(labels []string, id int) *Counter { return &Counter{labels: labels, id: id} })
 	r.add(&Family{name: name, help: help, typ: TypeCounter, labelNames: labelNames,
-		read: func(dst []Series) []Series {
-			list, over := v.children()
-			for _, e := range list {
-				dst = appendCounter(dst, e.item)
-			}
-			if over != nil {
-				dst = appendCounter(dst, over)
-			}
-			return dst
-		}})
+		read: readVec(v, appendCounter)})
 	return &CounterVec{v: v}
 }
 
@@ -203,16 +209,7 @@ func (r *registry) histogramVec(name, help string, les []string, labelNames ...s
 	buckets, bounds := parseBuckets(les)
 	v := newVec(labelNames, func(labels []string, id int) *Histogram { return newHistogram(bounds, labels, id) })
 	r.add(&Family{name: name, help: help, typ: TypeHistogram, labelNames: labelNames, buckets: buckets,
-		read: func(dst []Series) []Series {
-			list, over := v.children()
-			for _, e := range list {
-				dst = appendHistogram(dst, e.item)
-			}
-			if over != nil {
-				dst = appendHistogram(dst, over)
-			}
-			return dst
-		}})
+		read: readVec(v, appendHistogram)})
 	return &HistogramVec{v: v}
 }
 

@@ -10,7 +10,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"os"
 	"strings"
@@ -63,9 +62,6 @@ func WithInterval(d time.Duration) Option {
 // once a minute); n <= 0 sends a full snapshot only first.
 func WithFullEvery(n int) Option { return func(s *Server) { s.fullEvery = n } }
 
-// WithLogger sets the logger (default slog.Default()).
-func WithLogger(l *slog.Logger) Option { return func(s *Server) { s.log = l } }
-
 // HealthService is the name the server reports in grpc.health.v1, besides "".
 const HealthService = "buzz.metrics.v1.MetricsService"
 
@@ -75,7 +71,6 @@ type Server struct {
 	id        *metricsv1.Process
 	interval  time.Duration
 	fullEvery int
-	log       *slog.Logger
 	descs     []*metricsv1.MetricFamily // descriptors without series, by family index
 
 	grpc   *grpc.Server
@@ -95,7 +90,6 @@ func NewServer(m *metrics.Metrics, id Identity, opts ...Option) *Server {
 			StartTimeUnixNano: id.StartTime.UnixNano()},
 		interval:  time.Second,
 		fullEvery: 60,
-		log:       slog.Default(),
 		done:      make(chan struct{}),
 	}
 	for _, o := range opts {

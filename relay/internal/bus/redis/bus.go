@@ -234,9 +234,6 @@ func newNodeID() string {
 	return hex.EncodeToString(r[:])
 }
 
-// NodeID is this process's random origin id.
-func (b *Bus) NodeID() string { return b.id }
-
 // ChannelTopic is the topic of channel's events.
 func (b *Bus) ChannelTopic(channel string) string { return b.prefix + "channel:" + channel }
 
