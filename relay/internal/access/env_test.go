@@ -2,7 +2,6 @@ package access
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"sync"
@@ -12,6 +11,7 @@ import (
 	"github.com/btcsuite/btcd/btcec/v2"
 
 	"github.com/buzzrelay/buzz/relay/internal/nostr"
+	"github.com/buzzrelay/buzz/relay/internal/relaytest"
 	"github.com/buzzrelay/buzz/relay/internal/store"
 )
 
@@ -49,17 +49,6 @@ func (u user) event(t testing.TB, kind int, tags ...[]string) *nostr.Event {
 		t.Fatal(err)
 	}
 	return ev
-}
-
-func newUUID(t testing.TB) string {
-	t.Helper()
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		t.Fatal(err)
-	}
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
 func h(id string) []string { return []string{"h", id} }
@@ -172,7 +161,7 @@ func (e *env) refused(u user, ev *nostr.Event, msg string) {
 // createChannel has u create a channel and returns its id.
 func (e *env) createChannel(u user, vis store.Visibility) string {
 	e.t.Helper()
-	id := newUUID(e.t)
+	id := relaytest.NewUUID()
 	tags := [][]string{h(id), {"name", "chan " + id[:8]}}
 	if vis != "" {
 		tags = append(tags, []string{"visibility", string(vis)})

@@ -40,13 +40,7 @@ func (a *Access) role(ctx context.Context, channel, pubkey string) (store.Role, 
 		return r, nil
 	}
 	a.observeMembership(false)
-	gen := a.members.generation(k)
-	r, err := a.loadRole(ctx, channel, pubkey)
-	if err != nil {
-		return "", err
-	}
-	a.members.putIfGen(k, r, gen)
-	return r, nil
+	return a.freshRole(ctx, channel, pubkey)
 }
 
 // freshRole reads pubkey's role in channel from the store, bypassing the

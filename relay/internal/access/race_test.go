@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/buzzrelay/buzz/relay/internal/nostr"
+	"github.com/buzzrelay/buzz/relay/internal/relaytest"
 	"github.com/buzzrelay/buzz/relay/internal/store"
 )
 
@@ -64,16 +65,7 @@ func BenchmarkCanReadPrivateCached(b *testing.B) {
 	a := New(st, Config{}, nil)
 	ctx := context.Background()
 	alice := newUser(b)
-	id := newUUID(b)
-	ev := alice.event(b, nostr.KindCreateChannel, h(id), []string{"name", "bench"}, []string{"visibility", "private"})
-	change, err := a.CheckWrite(ctx, alice.pk, ev)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := st.Save(ctx, ev, change); err != nil {
-		b.Fatal(err)
-	}
-	a.Applied(ctx, change)
+	id := benchPrivateChannel(b, st, a, alice)
 	msg := alice.event(b, nostr.KindChatMessage, h(id))
 	readers := make([]string, 100)
 	for i := range readers {
@@ -99,16 +91,7 @@ func BenchmarkScopeCached(b *testing.B) {
 	ctx := context.Background()
 	alice := newUser(b)
 	for range 20 {
-		id := newUUID(b)
-		ev := alice.event(b, nostr.KindCreateChannel, h(id), []string{"name", "bench"}, []string{"visibility", "private"})
-		change, err := a.CheckWrite(ctx, alice.pk, ev)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := st.Save(ctx, ev, change); err != nil {
-			b.Fatal(err)
-		}
-		a.Applied(ctx, change)
+		benchPrivateChannel(b, st, a, alice)
 	}
 	if sc, err := a.Scope(ctx, alice.pk); err != nil || len(sc.Channels) != 20 {
 		b.Fatalf("scope %v, %v", sc, err)
@@ -119,4 +102,22 @@ func BenchmarkScopeCached(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// benchPrivateChannel has creator create a private channel through a, as the
+// relay would, and returns its id.
+func benchPrivateChannel(b *testing.B, st store.Store, a *Access, creator user) string {
+	b.Helper()
+	ctx := context.Background()
+	id := relaytest.NewUUID()
+	ev := creator.event(b, nostr.KindCreateChannel, h(id), []string{"name", "bench"}, []string{"visibility", "private"})
+	change, err := a.CheckWrite(ctx, creator.pk, ev)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := st.Save(ctx, ev, change); err != nil {
+		b.Fatal(err)
+	}
+	a.Applied(ctx, change)
+	return id
 }

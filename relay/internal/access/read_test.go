@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/buzzrelay/buzz/relay/internal/nostr"
+	"github.com/buzzrelay/buzz/relay/internal/relaytest"
 	"github.com/buzzrelay/buzz/relay/internal/store"
 )
 
@@ -23,7 +24,7 @@ func TestCanReadAndScope(t *testing.T) {
 		inOpen := alice.event(t, nostr.KindChatMessage, h(open))
 		in1 := alice.event(t, nostr.KindChatMessage, h(priv1))
 		in2 := bob.event(t, nostr.KindChatMessage, h(priv2))
-		unknown := alice.event(t, nostr.KindChatMessage, h(newUUID(t)))
+		unknown := alice.event(t, nostr.KindChatMessage, h(relaytest.NewUUID()))
 		twoH := alice.event(t, 1, h(open), h(priv1))
 
 		cases := []struct {

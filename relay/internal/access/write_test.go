@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/buzzrelay/buzz/relay/internal/nostr"
+	"github.com/buzzrelay/buzz/relay/internal/relaytest"
 	"github.com/buzzrelay/buzz/relay/internal/store"
 )
 
@@ -36,7 +37,7 @@ func TestHTagRules(t *testing.T) {
 		}
 
 		// Any h must name an existing channel, whatever the kind.
-		missing := newUUID(t)
+		missing := relaytest.NewUUID()
 		for _, k := range []int{1, 9, 9000, 9001, 9021, 9022, 30023} {
 			tags := [][]string{h(missing)}
 			if k == 9000 || k == 9001 {
@@ -59,7 +60,7 @@ func TestCreateChannel(t *testing.T) {
 		create := func(tags ...[]string) *nostr.Event {
 			return alice.event(t, nostr.KindCreateChannel, tags...)
 		}
-		id := newUUID(t)
+		id := relaytest.NewUUID()
 		name := []string{"name", "general"}
 
 		for _, bad := range []string{strings.ToUpper(id), "general", id[:35], id + "0",
@@ -107,14 +108,14 @@ func TestCreateChannel(t *testing.T) {
 		e.refused(bob, bob.event(t, nostr.KindCreateChannel, h(id), name, []string{"visibility", "private"}),
 			"duplicate: channel already exists")
 
-		priv := newUUID(t)
+		priv := relaytest.NewUUID()
 		e.mustWrite(bob, bob.event(t, nostr.KindCreateChannel, h(priv), name, []string{"visibility", "private"}))
 		if got, _ := st.Channel(e.ctx, priv); got.Visibility != store.Private {
 			t.Fatalf("visibility %q, want private", got.Visibility)
 		}
 
 		// Two creators racing past the pre-check: the store settles it.
-		race := newUUID(t)
+		race := relaytest.NewUUID()
 		ev1 := alice.event(t, nostr.KindCreateChannel, h(race), name)
 		ev2 := bob.event(t, nostr.KindCreateChannel, h(race), name)
 		c1, err1 := e.a.CheckWrite(e.ctx, alice.pk, ev1)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/buzzrelay/buzz/relay/internal/audit"
 	"github.com/buzzrelay/buzz/relay/internal/nostr"
+	"github.com/buzzrelay/buzz/relay/internal/relaytest"
 	"github.com/buzzrelay/buzz/relay/internal/store"
 	"github.com/buzzrelay/buzz/relay/internal/store/sqlite"
 )
@@ -244,7 +245,7 @@ func TestTimeRoundTrip(t *testing.T) {
 // pools) append to one schema at once and must produce one unbroken chain
 // holding every entry exactly once.
 func TestMultiWriterPostgres(t *testing.T) {
-	schema := randomSchema(t)
+	schema := relaytest.RandomName("audit_test_")
 	st1 := openPostgres(t, schema)
 	st2, err := postgresOpenNoDrop(schema)
 	if err != nil {

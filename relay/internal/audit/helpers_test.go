@@ -3,16 +3,15 @@ package audit_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"log/slog"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/buzzrelay/buzz/relay/internal/relaytest"
 	"github.com/buzzrelay/buzz/relay/internal/store"
 	"github.com/buzzrelay/buzz/relay/internal/store/postgres"
 	"github.com/buzzrelay/buzz/relay/internal/store/sqlite"
@@ -26,26 +25,11 @@ type backend struct {
 	exec func(ctx context.Context, sql string) error
 }
 
-func databaseURL() string {
-	if u := os.Getenv("BUZZ_TEST_DATABASE_URL"); u != "" {
-		return u
-	}
-	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-}
-
-func randomSchema(t testing.TB) string {
-	b := make([]byte, 6)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return "audit_test_" + hex.EncodeToString(b)
-}
-
 // openPostgres opens a store on a fresh schema, dropped when the test ends.
 func openPostgres(t testing.TB, schema string) *postgres.Store {
 	t.Helper()
 	ctx := context.Background()
-	url := databaseURL()
+	url := relaytest.DatabaseURL()
 	st, err := postgres.Open(ctx, url, postgres.Options{Schema: schema, PoolSize: 4})
 	if err != nil {
 		t.Fatalf("postgres.Open: %v", err)
@@ -61,11 +45,11 @@ func openPostgres(t testing.TB, schema string) *postgres.Store {
 
 // postgresOpenNoDrop opens a second pool on a schema another store owns.
 func postgresOpenNoDrop(schema string) (*postgres.Store, error) {
-	return postgres.Open(context.Background(), databaseURL(), postgres.Options{Schema: schema, PoolSize: 4})
+	return postgres.Open(context.Background(), relaytest.DatabaseURL(), postgres.Options{Schema: schema, PoolSize: 4})
 }
 
 func postgresBackend(t testing.TB) backend {
-	st := openPostgres(t, randomSchema(t))
+	st := openPostgres(t, relaytest.RandomName("audit_test_"))
 	return backend{
 		name: "postgres",
 		st:   st,

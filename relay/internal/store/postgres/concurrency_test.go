@@ -2,11 +2,13 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
 
 	"github.com/buzzrelay/buzz/relay/internal/nostr"
+	"github.com/buzzrelay/buzz/relay/internal/relaytest"
 	"github.com/buzzrelay/buzz/relay/internal/store"
 	"github.com/buzzrelay/buzz/relay/internal/store/migration"
 	"github.com/buzzrelay/buzz/relay/internal/store/storetest"
@@ -89,7 +91,7 @@ func TestDeletionRacesSaves(t *testing.T) {
 			t.Fatalf("deletion: %v", errs[2])
 		}
 		for i, err := range errs[:2] {
-			if err != nil && err != store.ErrDeleted {
+			if err != nil && !errors.Is(err, store.ErrDeleted) {
 				t.Fatalf("round %d save %d: %v", round, i, err)
 			}
 		}
@@ -110,7 +112,7 @@ func TestMigrateConcurrently(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make([]error, 4)
 	for i := range errs {
-		wg.Go(func() { errs[i] = Migrate(ctx, testURL(), Options{Schema: schema}) })
+		wg.Go(func() { errs[i] = Migrate(ctx, relaytest.DatabaseURL(), Options{Schema: schema}) })
 	}
 	wg.Wait()
 	for i, err := range errs {
@@ -130,7 +132,7 @@ func TestMigrateConcurrently(t *testing.T) {
 	if n != len(migs) || maxV != migs[len(migs)-1].Version {
 		t.Fatalf("schema_migrations has %d rows up to %d, want %d", n, maxV, len(migs))
 	}
-	if err := Migrate(ctx, testURL(), Options{Schema: schema}); err != nil {
+	if err := Migrate(ctx, relaytest.DatabaseURL(), Options{Schema: schema}); err != nil {
 		t.Fatalf("migrate again: %v", err)
 	}
 	st := s.PoolStats()
@@ -140,7 +142,7 @@ func TestMigrateConcurrently(t *testing.T) {
 }
 
 func TestOpenRejectsBadSchema(t *testing.T) {
-	if _, err := Open(context.Background(), testURL(), Options{Schema: "x; DROP TABLE y"}); err == nil {
+	if _, err := Open(context.Background(), relaytest.DatabaseURL(), Options{Schema: "x; DROP TABLE y"}); err == nil {
 		t.Fatal("bad schema name accepted")
 	}
 }

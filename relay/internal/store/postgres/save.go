@@ -224,9 +224,5 @@ func mapErr(err error) error {
 
 // wrapMapped wraps err with context, mapping constraint violations first.
 func wrapMapped(what string, err error) error {
-	m := mapErr(err)
-	if m != err {
-		return fmt.Errorf("%s: %w", what, m)
-	}
-	return fmt.Errorf("%s: %w", what, err)
+	return fmt.Errorf("%s: %w", what, mapErr(err))
 }

@@ -2,34 +2,22 @@ package postgres
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"net/url"
-	"os"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
+	"github.com/buzzrelay/buzz/relay/internal/relaytest"
 	"github.com/buzzrelay/buzz/relay/internal/store"
 	"github.com/buzzrelay/buzz/relay/internal/store/storetest"
-	"github.com/jackc/pgx/v5"
 )
-
-func testURL() string {
-	if u := os.Getenv("BUZZ_TEST_DATABASE_URL"); u != "" {
-		return u
-	}
-	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-}
 
 // newSchema returns a random schema name dropped when the test ends.
 func newSchema(t testing.TB) string {
 	t.Helper()
-	var b [8]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		t.Fatal(err)
-	}
-	schema := "buzz_test_" + hex.EncodeToString(b[:])
+	schema := relaytest.RandomName("buzz_test_")
 	t.Cleanup(func() {
-		if err := DropSchema(context.Background(), testURL(), schema); err != nil {
+		if err := DropSchema(context.Background(), relaytest.DatabaseURL(), schema); err != nil {
 			t.Errorf("drop schema: %v", err)
 		}
 	})
@@ -39,7 +27,7 @@ func newSchema(t testing.TB) string {
 // openTest opens a store in a fresh schema, closed before the schema drops.
 func openTest(t testing.TB, schema string, pool int32) *Store {
 	t.Helper()
-	s, err := Open(context.Background(), testURL(), Options{PoolSize: pool, Schema: schema})
+	s, err := Open(context.Background(), relaytest.DatabaseURL(), Options{PoolSize: pool, Schema: schema})
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}
@@ -57,7 +45,7 @@ func TestContract(t *testing.T) {
 // names the schema the relay migrates and uses (it did not exist before).
 func TestSchemaFromURL(t *testing.T) {
 	schema := newSchema(t)
-	u, err := url.Parse(testURL())
+	u, err := url.Parse(relaytest.DatabaseURL())
 	if err != nil {
 		t.Fatal(err)
 	}

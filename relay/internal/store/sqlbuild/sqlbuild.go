@@ -76,11 +76,6 @@ func LimitOf(f *nostr.Filter) int {
 	return max(*f.Limit, 0)
 }
 
-// NeedsGo reports a tag constraint SQL does not answer (multi-letter name).
-func NeedsGo(f *nostr.Filter) bool {
-	return !f.SingleLetterTags()
-}
-
 // Builder accumulates positional arguments while SQL text is assembled.
 type Builder struct {
 	d    Dialect
@@ -128,8 +123,14 @@ func (b *Builder) text(vals []string) []string {
 }
 
 // cond returns f's constraints as SQL ("" for none; multi-letter tags left
-// out), or ok=false when f can match nothing.
+// out), or ok=false, binding nothing, when f can match nothing.
 func (b *Builder) cond(f *nostr.Filter) (sql string, ok bool) {
+	mark := len(b.args)
+	defer func() {
+		if !ok {
+			b.args = b.args[:mark]
+		}
+	}()
 	var parts []string
 	if f.IDs != nil {
 		ids := b.text(f.IDs)
@@ -230,10 +231,8 @@ func (b *Builder) scope(s store.Scope) string {
 // Where joins a filter's condition and the scope, or returns ok=false
 // (binding nothing) when the filter can match nothing.
 func (b *Builder) Where(f *nostr.Filter, s store.Scope) (sql string, ok bool) {
-	mark := len(b.args)
 	c, ok := b.cond(f)
 	if !ok {
-		b.args = b.args[:mark]
 		return "", false
 	}
 	sc := b.scope(s)
@@ -277,7 +276,7 @@ func Query(d Dialect, filters []nostr.Filter, scope store.Scope) (sql string, ar
 		if lim == 0 {
 			continue
 		}
-		if NeedsGo(f) {
+		if !f.SingleLetterTags() {
 			goFilters = append(goFilters, i)
 			continue
 		}
@@ -309,13 +308,11 @@ func Count(d Dialect, filters []nostr.Filter, scope store.Scope) (sql string, ar
 	var conds []string
 	for i := range filters {
 		f := &filters[i]
-		if NeedsGo(f) {
+		if !f.SingleLetterTags() {
 			return "", nil, store.ErrUncountable
 		}
-		mark := len(b.args)
 		c, ok := b.cond(f)
 		if !ok {
-			b.args = b.args[:mark]
 			continue
 		}
 		if c == "" {

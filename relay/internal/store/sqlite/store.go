@@ -85,16 +85,6 @@ func openDB(path string) (*sql.DB, error) {
 	return db, nil
 }
 
-// Migrate applies pending migrations to dir/buzz.db (the buzz-relay
-// migrate subcommand).
-func Migrate(ctx context.Context, dir string) error {
-	s, err := Open(ctx, dir)
-	if err != nil {
-		return err
-	}
-	return s.Close()
-}
-
 // DB exposes the database for tests and tooling.
 func (s *Store) DB() *sql.DB { return s.db }
 
