@@ -129,22 +129,9 @@ func TestPrivateChannelIsolationAcrossNodes(t *testing.T) {
 // delivered to the removed member on B.
 func TestMembershipRemovalReachesOtherNode(t *testing.T) {
 	t.Parallel()
-	c := newCluster(t, relaytest.RedisURL())
-	rc := c.redis()
-	a, b := c.start("a", nil), c.start("b", nil)
-
-	owner, member := relaytest.NewUser(t), relaytest.NewUser(t)
-	oa := dial(t, a.URL, owner)
-	private := oa.createChannel("private")
-	open := oa.createChannel("open")
-	oa.addMember(private, member.PK)
-	ob := dial(t, b.URL, owner)
-
-	mb := dial(t, b.URL, member)
-	mb.req("p", channelFilter(private))
-	mb.req("o", channelFilter(open))
-	c.waitSubscribed(rc, "channel:"+private, 1)
-	c.waitSubscribed(rc, "channel:"+open, 1)
+	m := newMembershipSetup(t)
+	oa, mb, private, open, member := m.oa, m.mb, m.private, m.open, m.member
+	ob := dial(t, m.b.URL, m.owner)
 
 	// B caches the member's membership while delivering this.
 	oa.post(private, "before")
@@ -176,24 +163,12 @@ func TestMembershipRemovalReachesOtherNode(t *testing.T) {
 // 10 s TTL.
 func TestMembershipChangeWithoutInvalidationWithinTTL(t *testing.T) {
 	t.Parallel()
-	c := newCluster(t, relaytest.RedisURL())
-	rc := c.redis()
-	a, b := c.start("a", nil), c.start("b", nil)
-
-	owner, member := relaytest.NewUser(t), relaytest.NewUser(t)
-	oa := dial(t, a.URL, owner)
-	private := oa.createChannel("private")
-	open := oa.createChannel("open")
-	oa.addMember(private, member.PK)
-
-	mb := dial(t, b.URL, member)
-	mb.req("p", channelFilter(private))
-	mb.req("o", channelFilter(open))
-	c.waitSubscribed(rc, "channel:"+private, 1)
+	m := newMembershipSetup(t)
+	oa, mb, private, open, owner, member := m.oa, m.mb, m.private, m.open, m.owner, m.member
 	oa.post(private, "cached")
 	mb.await("p", "cached")
 
-	st, err := postgres.Open(context.Background(), relaytest.DatabaseURL(), postgres.Options{Schema: c.schema, PoolSize: 2})
+	st, err := postgres.Open(context.Background(), relaytest.DatabaseURL(), postgres.Options{Schema: m.c.schema, PoolSize: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,4 +248,34 @@ func TestTopicHygiene(t *testing.T) {
 	}
 	a.Alive()
 	b.Alive()
+}
+
+// membershipSetup is the start the membership tests share: nodes a and b,
+// the owner on a with a private channel (member added) and an open one, and
+// the member on b subscribed to the private one as "p" and the open one as
+// "o", both subscriptions known to Redis.
+type membershipSetup struct {
+	c             *cluster
+	a, b          *node
+	owner, member relaytest.User
+	oa, mb        *client
+	private, open string
+}
+
+func newMembershipSetup(t *testing.T) *membershipSetup {
+	t.Helper()
+	c := newCluster(t, relaytest.RedisURL())
+	rc := c.redis()
+	m := &membershipSetup{c: c, owner: relaytest.NewUser(t), member: relaytest.NewUser(t)}
+	m.a, m.b = c.start("a", nil), c.start("b", nil)
+	m.oa = dial(t, m.a.URL, m.owner)
+	m.private = m.oa.createChannel("private")
+	m.open = m.oa.createChannel("open")
+	m.oa.addMember(m.private, m.member.PK)
+	m.mb = dial(t, m.b.URL, m.member)
+	m.mb.req("p", channelFilter(m.private))
+	m.mb.req("o", channelFilter(m.open))
+	c.waitSubscribed(rc, "channel:"+m.private, 1)
+	c.waitSubscribed(rc, "channel:"+m.open, 1)
+	return m
 }

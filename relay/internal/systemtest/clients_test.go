@@ -1,9 +1,7 @@
 package systemtest
 
 import (
-	"crypto/rand"
 	"errors"
-	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -57,9 +55,7 @@ func sendExpectOK(t *testing.T, c *relaytest.RawClient, typ string, ev gonostr.E
 // (COUNT or CLOSED) for it.
 func rawCount(t *testing.T, c *relaytest.RawClient, filter string) []any {
 	t.Helper()
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	id := fmt.Sprintf("count-%x", b)
+	id := relaytest.RandomName("count-")
 	if err := c.WS.WriteMessage(websocket.TextMessage, []byte(`["COUNT","`+id+`",`+filter+`]`)); err != nil {
 		t.Fatal(err)
 	}

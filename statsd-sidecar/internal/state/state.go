@@ -135,7 +135,7 @@ type State struct {
 	mu       sync.RWMutex
 	instance string
 	families map[string]*Family
-	series   int // series over all families, kept for the total cap
+	series   int // series over all families: the total cap and Stats
 	stats    Stats
 }
 
@@ -376,8 +376,6 @@ func (s *State) Stats() Stats {
 	st := s.stats
 	st.InstanceID = s.instance
 	st.Families = len(s.families)
-	for _, f := range s.families {
-		st.Series += len(f.series)
-	}
+	st.Series = s.series
 	return st
 }

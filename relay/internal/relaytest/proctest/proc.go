@@ -133,9 +133,6 @@ func (p *Proc) Signal(sig os.Signal) {
 // Pid is the process id, for reading /proc.
 func (p *Proc) Pid() int { return p.cmd.Process.Pid }
 
-// Exited is closed once the process has exited and its output is read.
-func (p *Proc) Exited() <-chan struct{} { return p.exited }
-
 // Alive fails the test if the process has exited.
 func (p *Proc) Alive() {
 	p.t.Helper()

@@ -26,10 +26,10 @@ type Relay struct {
 	MetricsGRPC string
 }
 
-// RelayEnv is what every test relay needs: a free loopback port for
+// relayEnv is what every test relay needs: a free loopback port for
 // WebSocket and HTTP with RELAY_URL to match, OS-chosen ports for the health
 // listener and the metrics stream, and a data directory of the test's own.
-func RelayEnv(t testing.TB) map[string]string {
+func relayEnv(t testing.TB) map[string]string {
 	t.Helper()
 	port := relaytest.FreePort(t)
 	return map[string]string{
@@ -41,13 +41,13 @@ func RelayEnv(t testing.TB) map[string]string {
 	}
 }
 
-// StartRelay runs the buzz-relay binary bin with RelayEnv overridden by env
+// StartRelay runs the buzz-relay binary bin with relayEnv overridden by env
 // and waits for its "relay listening" line. o.Env is added after env;
 // o.Name defaults to "buzz-relay" and o.Ready to "relay listening"; o.Args
 // are passed as given (the relay serves without a subcommand too).
 func StartRelay(t testing.TB, bin string, env map[string]string, o Options) *Relay {
 	t.Helper()
-	vars := RelayEnv(t)
+	vars := relayEnv(t)
 	maps.Copy(vars, env)
 	if o.Name == "" {
 		o.Name = "buzz-relay"
