@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/buzzrelay/buzz/relay/internal/nostr"
 )
 
 // Config is the relay's whole configuration.
@@ -243,8 +245,13 @@ func (p *parser) redisURL(name string) string {
 
 func (p *parser) relayURL(name, def string) string {
 	v := p.str(name, def)
-	u, err := url.Parse(v)
-	if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
+	// NIP-42 relay tags are compared with this URL in its normalized form,
+	// so one that cannot be normalized would refuse every AUTH.
+	norm, err := nostr.NormalizeRelayURL(v)
+	switch {
+	case err != nil:
+		p.fail(name, err.Error())
+	case !strings.HasPrefix(norm, "ws://") && !strings.HasPrefix(norm, "wss://"):
 		p.fail(name, fmt.Sprintf("%q must be a ws:// or wss:// URL", v))
 	}
 	return v
@@ -280,10 +287,11 @@ func (p *parser) hexKey(name string) string {
 	if v == "" {
 		return ""
 	}
-	if len(v) != 64 || strings.Trim(strings.ToLower(v), "0123456789abcdef") != "" {
-		// Never echo the value: it is a secret.
-		p.fail(name, "must be 64 hex characters")
+	v = strings.ToLower(v)
+	if _, err := nostr.ParsePrivateKeyHex(v); err != nil {
+		// Never echo the value, nor an error that might: it is a secret.
+		p.fail(name, "must be 64 hex characters encoding a valid secp256k1 private key")
 		return ""
 	}
-	return strings.ToLower(v)
+	return v
 }

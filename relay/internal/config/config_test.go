@@ -80,6 +80,29 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 	}
 }
 
+// Values that look right but the code using them would refuse at run time.
+func TestUnusableValuesRefused(t *testing.T) {
+	for _, tc := range []struct{ name, value string }{
+		{"RELAY_URL", "ws://user@relay.example.com"},
+		{"RELAY_URL", "wss://relay.example.com:0"},
+		{"BUZZ_RELAY_PRIVATE_KEY", strings.Repeat("f", 64)}, // not below the group order
+		{"BUZZ_RELAY_PRIVATE_KEY", strings.Repeat("0", 64)},
+	} {
+		_, err := Load(env(map[string]string{tc.name: tc.value}))
+		var ce *Error
+		if !errors.As(err, &ce) || ce.Variable != tc.name {
+			t.Errorf("%s=%q: error %v does not name the variable", tc.name, tc.value, err)
+		}
+	}
+	c, err := Load(env(map[string]string{"RELAY_URL": "WSS://Relay.Example.com", "BUZZ_RELAY_PRIVATE_KEY": strings.Repeat("0", 63) + "1"}))
+	if err != nil {
+		t.Fatalf("good values refused: %v", err)
+	}
+	if c.RelayURL != "WSS://Relay.Example.com" || c.RelayKey != strings.Repeat("0", 63)+"1" {
+		t.Errorf("values changed: %q %q", c.RelayURL, c.RelayKey)
+	}
+}
+
 func TestVariablesCoverEverythingLoadReads(t *testing.T) {
 	read := map[string]bool{}
 	_, _ = Load(func(k string) string { read[k] = true; return "" })

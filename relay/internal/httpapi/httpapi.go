@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/buzzrelay/buzz/relay/internal/ingest"
 	"github.com/buzzrelay/buzz/relay/internal/nostr"
 )
 
@@ -38,9 +39,6 @@ type Limitation struct {
 	PaymentRequired     bool  `json:"payment_required"`
 	MinPowDifficulty    int   `json:"min_pow_difficulty"`
 }
-
-// SupportedNIPs are the NIPs this relay implements.
-var SupportedNIPs = []int{1, 9, 11, 29, 42, 45}
 
 // Middleware wraps a route handler with request metrics; action is the route
 // pattern.
@@ -83,14 +81,16 @@ func Routes(info Info, upgrade http.Handler, mw Middleware) http.Handler {
 	return mux
 }
 
-// NewInfo returns the NIP-11 document for the given limits.
+// NewInfo returns the NIP-11 document: the configured limits given here,
+// the protocol limits taken from the packages that enforce them.
 func NewInfo(name, description, pubkey, version string, maxFrame int64, maxAgeSecs, maxFutureSecs int64) Info {
 	return Info{
 		Name: name, Description: description, PubKey: pubkey,
-		SupportedNIPs: SupportedNIPs, Software: "https://github.com/buzzrelay/buzz", Version: version,
+		SupportedNIPs: []int{1, 9, 11, 29, 42, 45}, Software: "https://github.com/buzzrelay/buzz", Version: version,
 		Limitation: Limitation{
-			MaxMessageLength: maxFrame, MaxSubscriptions: 1024, MaxFilters: 10, MaxLimit: 1000,
-			MaxSubIDLength: nostr.MaxSubIDLength, MaxContentLength: 262144, DefaultLimit: 1000,
+			MaxMessageLength: maxFrame, MaxSubscriptions: nostr.MaxSubscriptions, MaxFilters: nostr.MaxFilters,
+			MaxLimit: nostr.MaxLimit, MaxSubIDLength: nostr.MaxSubIDLength, MaxContentLength: ingest.MaxContentBytes,
+			DefaultLimit:        nostr.MaxLimit,
 			CreatedAtLowerLimit: maxAgeSecs, CreatedAtUpperLimit: maxFutureSecs,
 			AuthRequired: true, RestrictedWrites: true,
 		},

@@ -65,8 +65,8 @@ type Reply struct {
 
 func reject(prefix, msg string) Reply { return Reply{OK: false, Message: prefix + ": " + msg} }
 
-// Internal is the only text an internal failure shows a client (spec §2).
-var Internal = Reply{OK: false, Message: "error: internal error"}
+// InternalError is the only text an internal failure shows a client (spec §2).
+const InternalError = "error: internal error"
 
 // Submit runs ev through the pipeline for the authenticated pubkey. reply is
 // called exactly once, before fan-out, so the client learns the outcome
@@ -123,7 +123,7 @@ func (p *Pipeline) accept(ctx context.Context, pubkey string, ev *nostr.Event) (
 			return Reply{OK: false, Message: ref.Error()}, false
 		}
 		p.Log.ErrorContext(ctx, "write policy failed", "event_id", ev.ID, "error", err)
-		return Internal, false
+		return Reply{Message: InternalError}, false
 	}
 	if nostr.IsEphemeral(ev.Kind) {
 		return Reply{OK: true}, true
@@ -142,7 +142,7 @@ func (p *Pipeline) accept(ctx context.Context, pubkey string, ev *nostr.Event) (
 			return reject("invalid", "unknown channel"), false
 		}
 		p.Log.ErrorContext(ctx, "store event failed", "event_id", ev.ID, "error", err)
-		return Internal, false
+		return Reply{Message: InternalError}, false
 	}
 	p.Metrics.EventsStored.Inc(ev.Kind)
 	if change != nil {

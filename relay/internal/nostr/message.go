@@ -64,12 +64,16 @@ type SubIDError struct {
 func (e *SubIDError) Error() string { return e.Err.Error() }
 func (e *SubIDError) Unwrap() error { return e.Err }
 
-// Request limits (spec §2).
+// Request limits (spec §2); NIP-11 advertises them.
 const (
 	// MaxSubIDLength is the longest subscription id accepted.
 	MaxSubIDLength = 256
 	// MaxFilters is the most filters one REQ or COUNT may carry.
 	MaxFilters = 10
+	// MaxSubscriptions is the most subscriptions one connection may hold open.
+	MaxSubscriptions = 1024
+	// MaxLimit caps a filter's limit, and is the limit of a filter without one.
+	MaxLimit = 1000
 )
 
 // ParseMessage parses one client frame strictly: valid UTF-8 JSON, an array

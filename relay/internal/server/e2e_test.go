@@ -56,6 +56,15 @@ func TestNIP11(t *testing.T) {
 				t.Errorf("%s: limitation.%s missing", tc.path, k)
 			}
 		}
+		// The advertised limits are the ones enforced (spec §2 and §5; the
+		// frame size and the created_at window are the defaults).
+		for k, want := range map[string]float64{"max_message_length": 524288, "max_subscriptions": 1024,
+			"max_limit": 1000, "max_subid_length": 256, "max_content_length": 262144, "default_limit": 1000,
+			"created_at_lower_limit": 900, "created_at_upper_limit": 900, "max_filters": 10} {
+			if got, _ := lim[k].(float64); got != want {
+				t.Errorf("%s: limitation.%s = %v, want %v", tc.path, k, lim[k], want)
+			}
+		}
 		if lim["auth_required"] != true || lim["restricted_writes"] != true {
 			t.Errorf("%s: auth_required/restricted_writes not true: %v", tc.path, lim)
 		}

@@ -26,7 +26,7 @@ func (c *Conn) handleCount(ctx context.Context, subID string, filters []nostr.Fi
 	switch {
 	case err != nil:
 		c.log.Error("count failed", "error", err)
-		_ = c.reply(ctx, nostr.ClosedFrame(subID, ingest.Internal.Message))
+		_ = c.reply(ctx, nostr.ClosedFrame(subID, ingest.InternalError))
 	case !ok:
 		c.h.Metrics.CountFallbackRejections.Inc()
 		_ = c.reply(ctx, nostr.ClosedFrame(subID, countRejected))

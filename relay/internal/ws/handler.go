@@ -130,9 +130,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 }
 
-// Active reports the number of open connections.
-func (h *Handler) Active() int64 { return h.active.Load() }
-
 // Drain refuses new upgrades from now on.
 func (h *Handler) Drain() { h.draining.Store(true) }
 

@@ -18,18 +18,15 @@ import (
 	"github.com/buzzrelay/buzz/relay/internal/telemetry"
 )
 
-// Protocol limits (spec §2), and bounds on filter values, which the spec
-// leaves open: every open subscription keeps its filters and every live
-// event is matched against them, so their size is memory and CPU a single
-// client could otherwise claim without limit.
+// Bounds the spec leaves open: every open subscription keeps its filters and
+// every live event is matched against them, so their size is memory and CPU
+// a single client could otherwise claim without limit.
 const (
-	maxSubscriptions = 1024
-	maxLimit         = 1000
-	maxChannels      = 128
-	// MaxValuesPerList bounds each ids/authors/kinds/#tag list.
-	MaxValuesPerList = 1000
-	// MaxValuesPerRequest bounds all filter values of one REQ or COUNT.
-	MaxValuesPerRequest = 5000
+	maxChannels = 128
+	// maxValuesPerList bounds each ids/authors/kinds/#tag list.
+	maxValuesPerList = 1000
+	// maxValuesPerRequest bounds all filter values of one REQ or COUNT.
+	maxValuesPerRequest = 5000
 )
 
 // readLoop reads and handles messages one at a time until the connection
@@ -146,7 +143,7 @@ func (c *Conn) handleAuth(ctx context.Context, ev *nostr.Event) {
 	decision, err := c.h.Access.Authorize(ctx, ev.PubKey)
 	if err != nil {
 		c.log.Error("authorize failed", "error", err)
-		_ = c.reply(ctx, nostr.OKFrame(ev.ID, false, ingest.Internal.Message))
+		_ = c.reply(ctx, nostr.OKFrame(ev.ID, false, ingest.InternalError))
 		return
 	}
 	switch decision {
@@ -186,11 +183,9 @@ func (c *Conn) handleEvent(ctx context.Context, ev *nostr.Event) {
 }
 
 // checkFilters applies the REQ/COUNT limits and clamps limits. It returns
-// the CLOSED message for a refusal, or "".
+// the CLOSED message for a refusal, or "". The number of filters is already
+// bounded by nostr.ParseMessage.
 func checkFilters(filters []nostr.Filter) string {
-	if len(filters) > nostr.MaxFilters {
-		return "invalid: too many filters"
-	}
 	channels, values := 0, 0
 	for i := range filters {
 		f := &filters[i]
@@ -200,13 +195,13 @@ func checkFilters(filters []nostr.Filter) string {
 			lists = append(lists, len(vals))
 		}
 		for _, n := range lists {
-			if n > MaxValuesPerList {
-				return fmt.Sprintf("invalid: a filter list may hold at most %d values", MaxValuesPerList)
+			if n > maxValuesPerList {
+				return fmt.Sprintf("invalid: a filter list may hold at most %d values", maxValuesPerList)
 			}
 			values += n
 		}
-		l := maxLimit
-		if f.Limit != nil && *f.Limit < maxLimit {
+		l := nostr.MaxLimit
+		if f.Limit != nil && *f.Limit < nostr.MaxLimit {
 			l = *f.Limit
 		}
 		f.Limit = &l
@@ -214,8 +209,8 @@ func checkFilters(filters []nostr.Filter) string {
 	if channels > maxChannels {
 		return "restricted: too many explicit channels"
 	}
-	if values > MaxValuesPerRequest {
-		return fmt.Sprintf("invalid: filters may hold at most %d values in all", MaxValuesPerRequest)
+	if values > maxValuesPerRequest {
+		return fmt.Sprintf("invalid: filters may hold at most %d values in all", maxValuesPerRequest)
 	}
 	return ""
 }
@@ -250,7 +245,7 @@ func (c *Conn) openRead(ctx context.Context, typ, spanName, subID string, filter
 	scope, err := c.h.Access.Scope(ctx, pubkey)
 	if err != nil {
 		c.log.Error("read scope failed", "error", err)
-		c.closeRefused(ctx, typ, subID, ingest.Internal.Message)
+		c.closeRefused(ctx, typ, subID, ingest.InternalError)
 		return ctx, span, scope, false
 	}
 	return ctx, span, scope, true
@@ -262,7 +257,7 @@ func (c *Conn) handleReq(ctx context.Context, subID string, filters []nostr.Filt
 	if !ok {
 		return
 	}
-	if c.h.Index.Count(c) >= maxSubscriptions {
+	if c.h.Index.Count(c) >= nostr.MaxSubscriptions {
 		// A REQ reusing an open id replaces it, so only new ids are refused.
 		if !c.h.Index.Unsubscribe(c, subID) {
 			_ = c.reply(ctx, nostr.ClosedFrame(subID, "error: too many subscriptions"))
@@ -286,7 +281,7 @@ func (c *Conn) handleReq(ctx context.Context, subID string, filters []nostr.Filt
 	if err != nil {
 		c.h.Index.Unsubscribe(c, subID)
 		c.log.Error("query failed", "error", err)
-		_ = c.reply(ctx, nostr.ClosedFrame(subID, ingest.Internal.Message))
+		_ = c.reply(ctx, nostr.ClosedFrame(subID, ingest.InternalError))
 		return
 	}
 	sent := make(map[string]struct{}, len(events))
